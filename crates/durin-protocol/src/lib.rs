@@ -14,7 +14,9 @@ pub mod step_id;
 pub use call::{CallContext, CallRequest, StepStack};
 pub use event::{EventPayload, SendEventsResponse};
 pub use ops::{OpCode, Operation, SerializedError, UserlandId};
-pub use register::{FunctionDef, RegisterRequest, RegisterResponse, RetriesDef, StepDef, TriggerDef};
+pub use register::{
+    FunctionDef, RegisterRequest, RegisterResponse, RetriesDef, StepDef, TriggerDef,
+};
 pub use step_id::hashed_step_id;
 
 /// The `stepId` query value of a discovery request (run the function body, maybe execute one new step).

@@ -124,7 +124,10 @@ mod tests {
         let request: RegisterRequest = serde_json::from_str(body).unwrap();
         let function = &request.functions[0];
         assert_eq!(function.triggers.len(), 2);
-        assert_eq!(function.main_step().unwrap().retries, Some(RetriesDef { attempts: 7 }));
+        assert_eq!(
+            function.main_step().unwrap().retries,
+            Some(RetriesDef { attempts: 7 })
+        );
         assert!(function.extra.contains_key("throttle"));
     }
 }

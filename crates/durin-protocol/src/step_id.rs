@@ -19,9 +19,21 @@ mod tests {
 
     #[test]
     fn matches_the_sdk_captures() {
-        assert_eq!(hashed_step_id("first", 0), "e0996a37c13d44c3b06074939d43fa3759bd32c1");
-        assert_eq!(hashed_step_id("second", 0), "352f7829a2384b001cc12b0c2613c756454a1f6a");
-        assert_eq!(hashed_step_id("same", 1), "c1023fa587daa4753ff5868c7e4bdbd03defda7d");
-        assert_eq!(hashed_step_id("complete", 0), "0737c22d3bfae812339732d14d8c7dbd6dc4e09c");
+        assert_eq!(
+            hashed_step_id("first", 0),
+            "e0996a37c13d44c3b06074939d43fa3759bd32c1"
+        );
+        assert_eq!(
+            hashed_step_id("second", 0),
+            "352f7829a2384b001cc12b0c2613c756454a1f6a"
+        );
+        assert_eq!(
+            hashed_step_id("same", 1),
+            "c1023fa587daa4753ff5868c7e4bdbd03defda7d"
+        );
+        assert_eq!(
+            hashed_step_id("complete", 0),
+            "0737c22d3bfae812339732d14d8c7dbd6dc4e09c"
+        );
     }
 }
