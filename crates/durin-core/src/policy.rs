@@ -66,8 +66,121 @@ impl RetryPolicy {
         }
     }
 
-    /// `retries + 1`: what the call request sends as `ctx.max_attempts`.
+    /// `retries + 1`: what the call request sends as `ctx.max_attempts`. A policy built or stored with
+    /// more than [`MAX_RETRIES`] retries still allows at most `MAX_RETRIES + 1` attempts.
     pub fn max_attempts(&self) -> u32 {
-        self.retries + 1
+        self.retries.min(MAX_RETRIES) + 1
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(configured: Option<i64>, retries: u32, note: Option<&str>) {
+        let got = RetryPolicy::from_configured(configured);
+        assert_eq!(got.policy.retries, retries, "configured {configured:?}");
+        assert_eq!(got.policy.max_attempts(), retries + 1, "configured {configured:?}");
+        assert_eq!(got.policy.backoff, Backoff::InngestTable);
+        assert_eq!(got.adjustment.as_deref(), note, "configured {configured:?}");
+    }
+
+    #[test]
+    fn constants() {
+        assert_eq!(DEFAULT_RETRIES, 4);
+        assert_eq!(MAX_RETRIES, 20);
+    }
+
+    #[test]
+    fn missing_means_four_retries_five_attempts() {
+        check(None, 4, None);
+        assert_eq!(RetryPolicy::default().retries, 4);
+        assert_eq!(RetryPolicy::default().max_attempts(), 5);
+    }
+
+    #[test]
+    fn zero_means_one_attempt() {
+        check(Some(0), 0, None);
+    }
+
+    #[test]
+    fn values_in_range_are_kept() {
+        for n in 0..=20 {
+            check(Some(n), u32::try_from(n).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn twenty_is_the_maximum_without_a_note() {
+        check(Some(20), 20, None);
+    }
+
+    #[test]
+    fn above_twenty_is_clamped_with_a_note() {
+        check(
+            Some(21),
+            20,
+            Some("retries 21 is above the maximum; clamped to 20"),
+        );
+        check(
+            Some(i64::MAX),
+            20,
+            Some("retries 9223372036854775807 is above the maximum; clamped to 20"),
+        );
+    }
+
+    #[test]
+    fn negative_is_zero_with_a_note() {
+        check(Some(-1), 0, Some("retries -1 is negative; using 0"));
+        check(
+            Some(i64::MIN),
+            0,
+            Some("retries -9223372036854775808 is negative; using 0"),
+        );
+    }
+
+    #[test]
+    fn with_retries_clamps() {
+        assert_eq!(RetryPolicy::with_retries(3).retries, 3);
+        assert_eq!(RetryPolicy::with_retries(21).retries, 20);
+        assert_eq!(RetryPolicy::with_retries(u32::MAX).retries, 20);
+    }
+
+    #[test]
+    fn max_attempts_never_overflows_or_exceeds_the_maximum() {
+        let policy = RetryPolicy {
+            retries: u32::MAX,
+            backoff: Backoff::InngestTable,
+        };
+        assert_eq!(policy.max_attempts(), 21);
+    }
+
+    #[test]
+    fn serde_round_trip_and_default_backoff() {
+        let policy = RetryPolicy::with_retries(7);
+        let json = serde_json::to_value(&policy).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"retries": 7, "backoff": {"kind": "inngest_table"}})
+        );
+        let back: RetryPolicy = serde_json::from_value(json).unwrap();
+        assert_eq!(back, policy);
+        let without_backoff: RetryPolicy =
+            serde_json::from_value(serde_json::json!({"retries": 2})).unwrap();
+        assert_eq!(without_backoff, RetryPolicy::with_retries(2));
+    }
+
+    proptest! {
+        #[test]
+        fn configured_always_lands_in_range(n in any::<i64>()) {
+            let got = RetryPolicy::from_configured(Some(n));
+            prop_assert!(got.policy.retries <= MAX_RETRIES);
+            prop_assert_eq!(got.adjustment.is_some(), !(0..=20).contains(&n));
+            if (0..=20).contains(&n) {
+                prop_assert_eq!(i64::from(got.policy.retries), n);
+            }
+        }
     }
 }

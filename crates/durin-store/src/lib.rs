@@ -1,1 +1,60 @@
-//! placeholder
+//! The store trait every Durin backend implements, the records it reads and writes, and its errors.
+//!
+//! **Architecture invariant:** one store method is one transaction. Recording an attempt, saving a step's
+//! result, moving the job on and enqueueing what follows happen atomically in [`Store::finish_attempt`],
+//! so a crash at any point leaves either all of it or none. No transaction handle crosses this trait, and
+//! no driver error type appears in it.
+
+mod error;
+mod records;
+
+use async_trait::async_trait;
+use durin_core::{FunctionConfig, UnixMillis};
+
+pub use error::{Result, StoreError};
+pub use records::*;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- apps and functions ---
+
+    /// Records a successful sync: the app row and its functions; functions of the app that are no longer
+    /// sent are archived (kept for history, never triggered).
+    async fn save_app_sync(&self, sync: AppSync) -> Result<()>;
+    /// Records that syncing the app at `url` failed (for example: unreachable). Keeps its functions.
+    async fn save_app_error(&self, url: &str, error: &str, at: UnixMillis) -> Result<()>;
+    async fn list_apps(&self) -> Result<Vec<AppRecord>>;
+    /// Active (not archived) functions.
+    async fn list_functions(&self) -> Result<Vec<FunctionConfig>>;
+
+    // --- intake ---
+
+    /// Stores events and the runs they start (each with its first job), in one durable commit. A run whose
+    /// `(function_id, idempotency_key)` already exists is skipped.
+    async fn accept_events(&self, events: Vec<NewEvent>, runs: Vec<NewRun>) -> Result<AcceptOutcome>;
+
+    // --- queue ---
+
+    /// Leases up to `limit` jobs due at `now`, until `now + lease_ms`. A job whose earlier lease expired is
+    /// returned with `interrupted = true`: its attempt was in flight when an engine stopped.
+    async fn claim_due_jobs(&self, now: UnixMillis, limit: usize, lease_ms: i64) -> Result<Vec<ClaimedJob>>;
+    /// The earliest due time of an unleased job, or of a lease's expiry.
+    async fn next_wake_at(&self) -> Result<Option<UnixMillis>>;
+    /// Expires every lease at once. For a single-process store at start-up: whatever was leased belonged to
+    /// a process that is gone.
+    async fn expire_all_leases(&self) -> Result<u64>;
+    /// Everything needed to build a call request for a run.
+    async fn load_run_state(&self, run_id: &str) -> Result<RunState>;
+    /// Records one attempt and applies its consequences, atomically.
+    async fn finish_attempt(&self, finish: AttemptFinish) -> Result<()>;
+
+    // --- reads for the API ---
+
+    async fn get_event(&self, internal_id: &str) -> Result<Option<EventRecord>>;
+    async fn list_events(&self, query: EventQuery) -> Result<Vec<EventRecord>>;
+    async fn runs_for_event(&self, internal_id: &str) -> Result<Vec<RunRecord>>;
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+    async fn list_runs(&self, query: RunQuery) -> Result<Vec<RunRecord>>;
+    async fn attempts_for_run(&self, run_id: &str) -> Result<Vec<AttemptRecord>>;
+    async fn jobs_for_run(&self, run_id: &str) -> Result<Vec<JobRecord>>;
+}

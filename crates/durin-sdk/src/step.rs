@@ -1,0 +1,242 @@
+//! The step tools and the per-request replay state behind them.
+//!
+//! Each request replays the function body from the top. A step whose hashed id is memoized in the request
+//! returns its stored result at once. A new step records itself as *found*, wakes the driver (see `exec.rs`)
+//! and then waits: either the driver permits it to execute (then it runs its closure once, records the
+//! outcome and waits forever) or the request is answered and the whole body future is dropped. Waiting
+//! instead of returning lets every branch of a `futures::join!` report itself in the same pass, which is how
+//! parallel steps are discovered.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use futures::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use crate::error::{Error, StepError};
+use crate::time;
+
+/// The step tools of one execution. Cheap to clone; every clone talks to the same request.
+#[derive(Clone)]
+pub struct Step {
+    state: Arc<ExecState>,
+}
+
+/// What kind of op a new step turns into.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FoundKind {
+    Run,
+    /// A sleep; the payload is the op's `name` (Go duration or RFC 3339 timestamp).
+    Sleep(String),
+}
+
+/// A step reached in this pass that has no memoized result.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FoundStep {
+    pub(crate) hash: String,
+    pub(crate) user_id: String,
+    /// How many times the same user id was reached before in this execution (0 = first).
+    pub(crate) index: usize,
+    pub(crate) kind: FoundKind,
+}
+
+/// The result of the one step a request executed.
+pub(crate) struct Executed {
+    pub(crate) step: FoundStep,
+    pub(crate) outcome: Result<Value, Error>,
+}
+
+#[derive(Default)]
+struct Progress {
+    seen: HashMap<String, usize>,
+    found: Vec<FoundStep>,
+    executed: Option<Executed>,
+}
+
+pub(crate) struct ExecState {
+    memo: BTreeMap<String, Value>,
+    progress: Mutex<Progress>,
+    /// Woken whenever a step is found or an executed step has its outcome.
+    pub(crate) wake: Notify,
+    /// The hashed id the driver allows to execute.
+    permit: watch::Sender<Option<String>>,
+}
+
+impl ExecState {
+    pub(crate) fn new(memo: BTreeMap<String, Value>) -> Arc<Self> {
+        Arc::new(Self {
+            memo,
+            progress: Mutex::new(Progress::default()),
+            wake: Notify::new(),
+            permit: watch::Sender::new(None),
+        })
+    }
+
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        // A poisoned lock only means a user closure panicked while we held it, which we never do.
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The steps found so far, in the order they were reached.
+    pub(crate) fn found(&self) -> Vec<FoundStep> {
+        self.progress().found.clone()
+    }
+
+    pub(crate) fn take_executed(&self) -> Option<Executed> {
+        self.progress().executed.take()
+    }
+
+    pub(crate) fn permit(&self, hash: &str) {
+        self.permit.send_replace(Some(hash.to_owned()));
+    }
+
+    /// The hashed id and occurrence index of the next use of `user_id`.
+    fn claim(&self, user_id: &str) -> (String, usize) {
+        let mut progress = self.progress();
+        let count = progress.seen.entry(user_id.to_owned()).or_insert(0);
+        let index = *count;
+        *count += 1;
+        (durin_protocol::hashed_step_id(user_id, index), index)
+    }
+
+    fn record_found(&self, step: FoundStep) {
+        self.progress().found.push(step);
+        self.wake.notify_one();
+    }
+
+    async fn wait_for_permit(&self, hash: &str) {
+        let mut permits = self.permit.subscribe();
+        loop {
+            let permitted = permits.borrow_and_update().as_deref() == Some(hash);
+            if permitted {
+                return;
+            }
+            if permits.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    fn record_executed(&self, step: FoundStep, outcome: Result<Value, Error>) {
+        self.progress().executed = Some(Executed { step, outcome });
+        self.wake.notify_one();
+    }
+}
+
+/// A memoized step result.
+enum Memo {
+    Data(Value),
+    Error(Value),
+}
+
+impl Step {
+    pub(crate) fn new(state: Arc<ExecState>) -> Self {
+        Self { state }
+    }
+
+    fn memo(&self, hash: &str) -> Option<Memo> {
+        let value = self.state.memo.get(hash)?;
+        Some(match value {
+            Value::Object(map) if map.get("error").is_some_and(|error| !error.is_null()) => {
+                Memo::Error(map.get("error").cloned().unwrap_or(Value::Null))
+            }
+            Value::Object(map) if map.contains_key("data") => {
+                Memo::Data(map.get("data").cloned().unwrap_or(Value::Null))
+            }
+            other => Memo::Data(other.clone()),
+        })
+    }
+
+    /// Runs `f` as a durable, retriable step named `id`, at most once per run when it succeeds.
+    ///
+    /// On replay the memoized result is returned without calling `f`. A step that failed for good comes
+    /// back as `Err(Error::Step(..))`, which the function may catch. The result must survive a JSON round
+    /// trip: it is stored by the engine and deserialized into `T` on later requests.
+    pub async fn run<T, E, F, Fut>(&self, id: &str, f: F) -> Result<T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Serialize + DeserializeOwned,
+        E: Into<Error>,
+    {
+        let (hash, index) = self.state.claim(id);
+        match self.memo(&hash) {
+            Some(Memo::Data(value)) => {
+                return serde_json::from_value(value).map_err(|error| {
+                    Error::new(
+                        "DeserializationError",
+                        format!("memoized result of step {id:?} does not fit the expected type: {error}"),
+                    )
+                });
+            }
+            Some(Memo::Error(value)) => return Err(Error::Step(StepError::from_memo(id, value))),
+            None => {}
+        }
+        let found = FoundStep {
+            hash: hash.clone(),
+            user_id: id.to_owned(),
+            index,
+            kind: FoundKind::Run,
+        };
+        self.state.record_found(found.clone());
+        self.state.wait_for_permit(&hash).await;
+
+        let outcome = match AssertUnwindSafe(f()).catch_unwind().await {
+            Ok(Ok(value)) => serde_json::to_value(value).map_err(|error| {
+                Error::new(
+                    "SerializationError",
+                    format!("result of step {id:?} is not JSON: {error}"),
+                )
+            }),
+            Ok(Err(error)) => Err(error.into()),
+            Err(panic) => Err(Error::new("Panic", panic_message(panic.as_ref()))),
+        };
+        self.state.record_executed(found, outcome);
+        std::future::pending().await
+    }
+
+    /// Pauses the run for `duration`. The app is not called while the run sleeps.
+    pub async fn sleep(&self, id: &str, duration: Duration) -> Result<(), Error> {
+        self.sleep_op(id, time::go_duration(duration)).await
+    }
+
+    /// Pauses the run until `until`.
+    pub async fn sleep_until(&self, id: &str, until: SystemTime) -> Result<(), Error> {
+        self.sleep_op(id, time::rfc3339_millis(until)).await
+    }
+
+    async fn sleep_op(&self, id: &str, name: String) -> Result<(), Error> {
+        let (hash, index) = self.state.claim(id);
+        match self.memo(&hash) {
+            Some(Memo::Data(_)) => return Ok(()),
+            Some(Memo::Error(value)) => return Err(Error::Step(StepError::from_memo(id, value))),
+            None => {}
+        }
+        self.state.record_found(FoundStep {
+            hash,
+            user_id: id.to_owned(),
+            index,
+            kind: FoundKind::Sleep(name),
+        });
+        // Sleeps are never executed by the app: the engine resumes the run once the time has come.
+        std::future::pending().await
+    }
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        format!("panicked: {text}")
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        format!("panicked: {text}")
+    } else {
+        "panicked".to_owned()
+    }
+}

@@ -1,0 +1,193 @@
+//! What the store holds. Ids are text, times are Unix milliseconds, JSON is `serde_json::Value`.
+
+use durin_core::{AttemptOutcome, FunctionConfig, JobKind, RetryPolicy, RunStatus, UnixMillis};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSync {
+    pub name: String,
+    pub url: String,
+    pub sdk: Option<String>,
+    pub framework: Option<String>,
+    pub functions: Vec<FunctionConfig>,
+    pub synced_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppRecord {
+    /// The app's name; for an app that never synced, its URL.
+    pub name: String,
+    pub url: String,
+    pub sdk: Option<String>,
+    pub framework: Option<String>,
+    pub synced_at: Option<UnixMillis>,
+    pub error: Option<String>,
+    pub function_count: u32,
+}
+
+/// An event as accepted. `payload` is the event object handed to functions (`name`, `data`, `id`, `ts`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub internal_id: String,
+    pub name: String,
+    pub payload: Value,
+    pub received_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    pub internal_id: String,
+    pub name: String,
+    pub payload: Value,
+    pub received_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub run_id: String,
+    pub function_id: String,
+    pub event_internal_id: String,
+    /// A second run of the same function with the same key is not created.
+    pub idempotency_key: String,
+    pub started_at: UnixMillis,
+    pub policy: RetryPolicy,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcceptOutcome {
+    /// Run ids created (those skipped as duplicates are absent).
+    pub created_runs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub function_id: String,
+    pub event_internal_id: String,
+    pub status: RunStatus,
+    pub started_at: UnixMillis,
+    pub ended_at: Option<UnixMillis>,
+    pub output: Option<Value>,
+}
+
+/// A job leased to one executor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub job_id: String,
+    pub run_id: String,
+    pub function_id: String,
+    pub kind: JobKind,
+    pub attempt: u32,
+    pub policy: RetryPolicy,
+    pub due_at: UnixMillis,
+    /// An earlier lease expired: the previous attempt never reported back.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRecord {
+    pub job_id: String,
+    pub kind: JobKind,
+    pub attempt: u32,
+    pub due_at: UnixMillis,
+    pub leased: bool,
+}
+
+/// A new job to enqueue. A pending job with the same `(run, kind, step)` makes it a no-op.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub job_id: String,
+    pub run_id: String,
+    pub kind: JobKind,
+    pub policy: RetryPolicy,
+    pub due_at: UnixMillis,
+}
+
+/// A step result to memoize, appended to the run's stack in the order given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMemo {
+    pub step_id: String,
+    pub name: String,
+    /// `{"data": ..}`, `{"error": ..}`, or `null` (a finished sleep).
+    pub memo: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunState {
+    pub run: RunRecord,
+    pub function: Option<FunctionConfig>,
+    pub event: Value,
+    pub events: Vec<Value>,
+    /// Memoized results by hashed step id, with the ids in completion order.
+    pub steps: Vec<(String, Value)>,
+    pub request_version: i64,
+    pub disable_immediate_execution: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    pub run_id: String,
+    pub job_id: String,
+    pub kind: JobKind,
+    /// The step this attempt concerned, when known (a planned step, or one run or failed by a discovery).
+    pub step_id: Option<String>,
+    pub step_name: Option<String>,
+    pub attempt: u32,
+    pub started_at: UnixMillis,
+    pub ended_at: UnixMillis,
+    pub outcome: AttemptOutcome,
+    pub error: Option<Value>,
+    /// When the job is tried again, if it is.
+    pub next_attempt_at: Option<UnixMillis>,
+}
+
+/// What happens to the job that was attempted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobUpdate {
+    /// Try it again as `attempt` at `due_at`.
+    Retry { attempt: u32, due_at: UnixMillis },
+    /// It is done (succeeded, or failed for good and its consequence is recorded elsewhere in the finish).
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFinal {
+    pub status: RunStatus,
+    pub output: Option<Value>,
+    pub ended_at: UnixMillis,
+}
+
+/// One attempt and everything it causes, applied in one transaction. If the run is no longer running
+/// (cancelled meanwhile), only the attempt is recorded and the job removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFinish {
+    pub attempt: AttemptRecord,
+    pub job: JobUpdate,
+    pub memos: Vec<StepMemo>,
+    pub enqueue: Vec<NewJob>,
+    pub request_version: Option<i64>,
+    pub disable_immediate_execution: bool,
+    pub finish_run: Option<RunFinal>,
+    /// Events the engine emits (function.finished / function.failed) and the runs they start.
+    pub emit_events: Vec<NewEvent>,
+    pub start_runs: Vec<NewRun>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    pub name: Option<String>,
+    pub received_after: Option<UnixMillis>,
+    pub received_before: Option<UnixMillis>,
+    /// Internal id to page from (exclusive), newest first.
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    pub status: Option<RunStatus>,
+    pub function_id: Option<String>,
+    pub started_after: Option<UnixMillis>,
+    pub limit: usize,
+}
