@@ -16,7 +16,7 @@ pub(crate) fn rfc3339_millis(at: SystemTime) -> String {
 /// Sub-millisecond remainders are rounded up to a whole millisecond so that a sleep is never shortened.
 pub(crate) fn go_duration(duration: Duration) -> String {
     let mut millis = duration.as_millis();
-    if duration.subsec_nanos() % 1_000_000 != 0 {
+    if !duration.subsec_nanos().is_multiple_of(1_000_000) {
         millis += 1;
     }
     if millis == 0 {

@@ -1,0 +1,108 @@
+//! The `Engine` handle: shared state and the entry points the server and the binary call.
+
+use std::sync::{Arc, RwLock};
+
+use durin_core::{Clock, FunctionConfig};
+use durin_store::Store;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::clock::SystemClock;
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+
+/// A cheap, clonable handle to a running engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: EngineConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) http: reqwest::Client,
+    /// Active functions, reloaded from the store after every sync.
+    pub(crate) functions: RwLock<Arc<Vec<FunctionConfig>>>,
+    /// Wakes the scheduler when jobs were enqueued.
+    pub(crate) wake: Notify,
+    pub(crate) in_flight: Arc<Semaphore>,
+}
+
+impl Engine {
+    /// Builds an engine on `store`. `exclusive_store` says this process is the store's only user (the
+    /// embedded SQLite store): leases left by a previous process are then expired at once, so attempts
+    /// interrupted by a crash are retried immediately instead of after their lease.
+    pub async fn new(store: Arc<dyn Store>, config: EngineConfig, exclusive_store: bool) -> Result<Self, EngineError> {
+        Self::with_clock(store, config, exclusive_store, Arc::new(SystemClock)).await
+    }
+
+    pub async fn with_clock(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        exclusive_store: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, EngineError> {
+        if exclusive_store {
+            let expired = store.expire_all_leases().await?;
+            if expired > 0 {
+                tracing::warn!(jobs = expired, "attempts were in flight when the engine stopped; retrying them");
+            }
+        }
+        let functions = store.list_functions().await?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("durin/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| EngineError::Store(durin_store::StoreError::Unavailable(format!("http client: {e}"))))?;
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                clock,
+                http,
+                functions: RwLock::new(Arc::new(functions)),
+                wake: Notify::new(),
+                in_flight,
+            }),
+        })
+    }
+
+    /// Starts the scheduler and the app sync loop in the background.
+    pub fn start(&self) {
+        tokio::spawn(crate::scheduler::run(self.clone()));
+        tokio::spawn(crate::sync::run(self.clone()));
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub(crate) fn functions(&self) -> Arc<Vec<FunctionConfig>> {
+        match self.inner.functions.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) async fn reload_functions(&self) -> Result<(), EngineError> {
+        let functions = Arc::new(self.inner.store.list_functions().await?);
+        match self.inner.functions.write() {
+            Ok(mut guard) => *guard = functions,
+            Err(poisoned) => *poisoned.into_inner() = functions,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wake_scheduler(&self) {
+        self.inner.wake.notify_one();
+    }
+}

@@ -1,0 +1,52 @@
+use durin_store::StoreError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+}
+
+/// Why events were refused. Nothing of a refused batch is stored.
+#[derive(Debug, Error, PartialEq)]
+pub enum IntakeError {
+    #[error("the request body is empty: send one event object or an array of events")]
+    Empty,
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("event {index}: {message}")]
+    Invalid { index: usize, message: String },
+    #[error("event {index}: `name` is required")]
+    MissingName { index: usize },
+    #[error("event {index}: the name {name:?} is reserved (names starting with `inngest/` are sent by the engine)")]
+    ReservedName { index: usize, name: String },
+    #[error("event {index}: the event is {size} bytes; the limit is {limit} bytes")]
+    TooLarge { index: usize, size: usize, limit: usize },
+    #[error("too many events in one request: {count}; the limit is {limit}")]
+    TooMany { count: usize, limit: usize },
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Error, PartialEq)]
+pub enum RegisterError {
+    #[error("`url` is required")]
+    MissingUrl,
+    #[error("`appName` is required")]
+    MissingAppName,
+    #[error("function {index}: `id` is required")]
+    MissingFunctionId { index: usize },
+    #[error("function {function:?}: {message}")]
+    InvalidFunction { function: String, message: String },
+    #[error("function {function:?}, trigger {index}: {message}")]
+    InvalidTrigger {
+        function: String,
+        index: usize,
+        message: String,
+    },
+    #[error("this is a dev server; the app expects server kind {0:?}")]
+    ServerKindMismatch(String),
+}

@@ -1,0 +1,308 @@
+//! Turning an app's reply into one [`AttemptFinish`]: the attempt record and everything it causes.
+//! Every failure goes through [`durin_core::decide`].
+
+use durin_core::{AttemptOutcome, Decision, FailedAttempt, JobKind, RunStatus, decide};
+use durin_protocol::{OpCode, Operation};
+use durin_store::{AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, RunFinal, RunState, StepMemo};
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use crate::duration::sleep_until;
+use crate::engine::Engine;
+use crate::executor::{AppReply, ReplyKind, error_object};
+use crate::system_events;
+
+/// Largest step output stored; a bigger one fails the step for good with a clear error.
+pub(crate) const STEP_OUTPUT_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The step an attempt concerned, for the attempt record.
+#[derive(Debug, Clone, Default)]
+struct StepRef {
+    id: Option<String>,
+    name: Option<String>,
+}
+
+impl StepRef {
+    fn of_job(job: &ClaimedJob) -> Self {
+        match &job.kind {
+            JobKind::Discovery => Self::default(),
+            JobKind::Step { step_id, name } => Self {
+                id: Some(step_id.clone()),
+                name: Some(name.clone()),
+            },
+        }
+    }
+
+    fn of_op(op: &Operation) -> Self {
+        Self {
+            id: Some(op.id.clone()),
+            name: Some(op.user_step_id().to_owned()),
+        }
+    }
+}
+
+/// Builds the finish of one attempt. `started_at` is when the call was made.
+pub(crate) struct Planner<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) job: &'a ClaimedJob,
+    pub(crate) state: &'a RunState,
+    pub(crate) started_at: i64,
+    pub(crate) now: i64,
+}
+
+impl Planner<'_> {
+    pub(crate) fn plan(&self, reply: AppReply) -> AttemptFinish {
+        let mut finish = match reply.kind {
+            ReplyKind::Done(output) => self.completed(output),
+            ReplyKind::Ops(ops) => self.ops(ops, reply.no_retry, reply.retry_at),
+            ReplyKind::Failed(error) => self.failure(
+                StepRef::of_job(self.job),
+                error,
+                FailedAttempt {
+                    attempt: self.job.attempt,
+                    non_retriable: reply.no_retry,
+                    retry_at: reply.retry_at,
+                },
+            ),
+        };
+        finish.request_version = reply.request_version;
+        finish
+    }
+
+    /// An attempt that never reported back because the engine stopped: it counts (retries.md R11), and the
+    /// job is tried again at once if its budget allows.
+    pub(crate) fn interrupted(&self) -> AttemptFinish {
+        let error = error_object("Interrupted", "the engine stopped while this attempt was in flight");
+        let failed = FailedAttempt {
+            attempt: self.job.attempt,
+            non_retriable: false,
+            retry_at: Some(self.now),
+        };
+        let mut finish = self.failure(StepRef::of_job(self.job), error, failed);
+        finish.attempt.outcome = AttemptOutcome::Interrupted;
+        finish.attempt.started_at = self.job.due_at.min(self.now);
+        finish
+    }
+
+    fn record(&self, step: StepRef, outcome: AttemptOutcome, error: Option<Value>, next: Option<i64>) -> AttemptRecord {
+        AttemptRecord {
+            run_id: self.job.run_id.clone(),
+            job_id: self.job.job_id.clone(),
+            kind: self.job.kind.clone(),
+            step_id: step.id,
+            step_name: step.name,
+            attempt: self.job.attempt,
+            started_at: self.started_at,
+            ended_at: self.now,
+            outcome,
+            error,
+            next_attempt_at: next,
+        }
+    }
+
+    fn base(&self, attempt: AttemptRecord, job: JobUpdate) -> AttemptFinish {
+        AttemptFinish {
+            attempt,
+            job,
+            memos: Vec::new(),
+            enqueue: Vec::new(),
+            request_version: None,
+            disable_immediate_execution: false,
+            finish_run: None,
+            emit_events: Vec::new(),
+            start_runs: Vec::new(),
+        }
+    }
+
+    fn completed(&self, output: Value) -> AttemptFinish {
+        let record = self.record(StepRef::of_job(self.job), AttemptOutcome::Ok, None, None);
+        let mut finish = self.base(record, JobUpdate::Remove);
+        self.end_run(&mut finish, RunStatus::Completed, Some(output));
+        finish
+    }
+
+    fn ops(&self, ops: Vec<Operation>, no_retry: bool, retry_at: Option<i64>) -> AttemptFinish {
+        if let Some(op) = ops.iter().find(|op| op.op == OpCode::StepError) {
+            let error = op.error.as_ref().map(|e| json!(e)).unwrap_or_else(|| json!({}));
+            let failed = FailedAttempt {
+                attempt: self.job.attempt,
+                non_retriable: no_retry,
+                retry_at,
+            };
+            return self.failure(StepRef::of_op(op), error, failed);
+        }
+        if ops.is_empty() {
+            let error = error_object("InvalidResponse", "the app answered 206 with no operations");
+            let failed = FailedAttempt {
+                attempt: self.job.attempt,
+                non_retriable: no_retry,
+                retry_at,
+            };
+            return self.failure(StepRef::of_job(self.job), error, failed);
+        }
+
+        let mut memos = Vec::new();
+        let mut enqueue = Vec::new();
+        let mut discovery_at = None;
+        let mut run_output = None;
+        let mut unsupported = None;
+        let mut outcome = AttemptOutcome::Ok;
+        let mut step = StepRef::of_job(self.job);
+        let mut error = None;
+        for op in &ops {
+            match op.op {
+                OpCode::StepRun | OpCode::Step => {
+                    step = StepRef::of_op(op);
+                    let data = op.data.clone().unwrap_or(Value::Null);
+                    let size = serde_json::to_vec(&data).map(|v| v.len()).unwrap_or(usize::MAX);
+                    let memo = if size > STEP_OUTPUT_MAX_BYTES {
+                        let message = format!(
+                            "step {:?} returned {size} bytes; the limit is {STEP_OUTPUT_MAX_BYTES} bytes",
+                            op.user_step_id()
+                        );
+                        let too_large = error_object("StepOutputTooLarge", &message);
+                        outcome = AttemptOutcome::NonRetriable;
+                        error = Some(too_large.clone());
+                        json!({ "error": too_large })
+                    } else {
+                        json!({ "data": data })
+                    };
+                    memos.push(memo_of(op, memo));
+                    discovery_at.get_or_insert(self.now);
+                }
+                OpCode::StepFailed => {
+                    step = StepRef::of_op(op);
+                    let step_error = op.error.as_ref().map(|e| json!(e)).unwrap_or_else(|| json!({}));
+                    outcome = AttemptOutcome::NonRetriable;
+                    error = Some(step_error.clone());
+                    memos.push(memo_of(op, json!({ "error": step_error })));
+                    discovery_at.get_or_insert(self.now);
+                }
+                OpCode::StepPlanned => enqueue.push(NewJob {
+                    job_id: Ulid::generate().to_string(),
+                    run_id: self.job.run_id.clone(),
+                    kind: JobKind::Step {
+                        step_id: op.id.clone(),
+                        name: op.user_step_id().to_owned(),
+                    },
+                    policy: self.job.policy.clone(),
+                    due_at: self.now,
+                }),
+                OpCode::Sleep => {
+                    step = StepRef::of_op(op);
+                    let value = sleep_value(op);
+                    match sleep_until(&value, self.now) {
+                        Some(wake) => {
+                            memos.push(memo_of(op, Value::Null));
+                            discovery_at = Some(discovery_at.map_or(wake, |at: i64| at.max(wake)));
+                        }
+                        None => unsupported = Some(format!("cannot read the sleep duration {value:?}")),
+                    }
+                }
+                OpCode::RunComplete => run_output = Some(op.data.clone().unwrap_or(Value::Null)),
+                OpCode::None => {}
+                OpCode::WaitForEvent | OpCode::InvokeFunction | OpCode::Unknown | OpCode::StepError => {
+                    unsupported = Some(format!("operation {:?} is not supported by this engine yet", op.op));
+                }
+            }
+        }
+        if let Some(message) = unsupported {
+            let failed = FailedAttempt {
+                attempt: self.job.attempt,
+                non_retriable: true,
+                retry_at: None,
+            };
+            return self.failure(step, error_object("UnsupportedOperation", &message), failed);
+        }
+
+        let record = self.record(step, outcome, error, None);
+        let mut finish = self.base(record, JobUpdate::Remove);
+        finish.disable_immediate_execution = ops.len() > 1;
+        finish.memos = memos;
+        finish.enqueue = enqueue;
+        if let Some(output) = run_output {
+            self.end_run(&mut finish, RunStatus::Completed, Some(output));
+        } else if let Some(at) = discovery_at {
+            finish.enqueue.push(self.discovery(at));
+        }
+        finish
+    }
+
+    /// A failed attempt: retry the same job, or give up — a step then fails for good (its error is
+    /// memoized and the function body decides), the function body fails the run.
+    fn failure(&self, step: StepRef, error: Value, failed: FailedAttempt) -> AttemptFinish {
+        let outcome = if failed.non_retriable {
+            AttemptOutcome::NonRetriable
+        } else if failed.retry_at.is_some() {
+            AttemptOutcome::RetryAfter
+        } else {
+            AttemptOutcome::Error
+        };
+        let knobs = &self.engine.inner.config.knobs;
+        let jitter = fastrand::u32(0..durin_core::JITTER_MAX_MS);
+        match decide(&self.job.policy, knobs, &failed, self.now, jitter) {
+            Decision::Retry { attempt, at } => {
+                let record = self.record(step, outcome, Some(error), Some(at));
+                self.base(record, JobUpdate::Retry { attempt, due_at: at })
+            }
+            Decision::GiveUp(_) => {
+                let record = self.record(step.clone(), outcome, Some(error.clone()), None);
+                let mut finish = self.base(record, JobUpdate::Remove);
+                match (&step.id, &self.job.kind) {
+                    // A step failed for good: memoize its error and let the function body handle it.
+                    (Some(step_id), _) => {
+                        finish.memos.push(StepMemo {
+                            step_id: step_id.clone(),
+                            name: step.name.clone().unwrap_or_else(|| step_id.clone()),
+                            memo: json!({ "error": error }),
+                        });
+                        finish.enqueue.push(self.discovery(self.now));
+                    }
+                    (None, _) => self.end_run(&mut finish, RunStatus::Failed, Some(error)),
+                }
+                finish
+            }
+        }
+    }
+
+    fn discovery(&self, due_at: i64) -> NewJob {
+        NewJob {
+            job_id: Ulid::generate().to_string(),
+            run_id: self.job.run_id.clone(),
+            kind: JobKind::Discovery,
+            policy: self.job.policy.clone(),
+            due_at,
+        }
+    }
+
+    fn end_run(&self, finish: &mut AttemptFinish, status: RunStatus, output: Option<Value>) {
+        let functions = self.engine.functions();
+        let (events, runs) = system_events::run_ended(self.state, status, output.as_ref(), &functions, self.now);
+        finish.finish_run = Some(RunFinal {
+            status,
+            output,
+            ended_at: self.now,
+        });
+        finish.emit_events = events;
+        finish.start_runs = runs;
+    }
+}
+
+fn memo_of(op: &Operation, memo: Value) -> StepMemo {
+    StepMemo {
+        step_id: op.id.clone(),
+        name: op.user_step_id().to_owned(),
+        memo,
+    }
+}
+
+/// The sleep's duration or end time: in `name` for both SDKs, in `opts.duration` for some others.
+fn sleep_value(op: &Operation) -> String {
+    op.opts
+        .as_ref()
+        .and_then(|o| o.get("duration"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| op.name.clone())
+        .unwrap_or_default()
+}

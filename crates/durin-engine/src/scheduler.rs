@@ -1,0 +1,136 @@
+//! The queue loop: claim due jobs, run each on its own task, sleep until the next due time or a wake-up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use durin_store::{AttemptFinish, ClaimedJob};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::engine::Engine;
+use crate::executor::error_object;
+use crate::outcome::Planner;
+
+/// Most jobs claimed in one store call.
+const CLAIM_BATCH: usize = 256;
+/// The loop looks at the store at least this often, whatever it was told.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+/// After a store error, wait this long before trying again.
+const STORE_RETRY: Duration = Duration::from_millis(500);
+
+pub(crate) async fn run(engine: Engine) {
+    let lease_ms = lease_ms(&engine);
+    loop {
+        let available = engine.inner.in_flight.available_permits();
+        if available == 0 {
+            // Wait for a call to finish before claiming more.
+            if let Ok(permit) = Arc::clone(&engine.inner.in_flight).acquire_owned().await {
+                drop(permit);
+            }
+            continue;
+        }
+        let now = engine.now();
+        let claimed = match engine.store().claim_due_jobs(now, available.min(CLAIM_BATCH), lease_ms).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::error!(%error, "cannot claim jobs");
+                tokio::time::sleep(STORE_RETRY).await;
+                continue;
+            }
+        };
+        let full_batch = claimed.len() == available.min(CLAIM_BATCH);
+        for job in claimed {
+            let Ok(permit) = Arc::clone(&engine.inner.in_flight).acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(execute(engine.clone(), job, permit));
+        }
+        if full_batch {
+            continue;
+        }
+        let wait = match engine.store().next_wake_at().await {
+            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - engine.now()).unwrap_or(0)).min(MAX_IDLE),
+            Ok(None) => MAX_IDLE,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the next due time");
+                STORE_RETRY
+            }
+        };
+        if wait.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = engine.inner.wake.notified() => {}
+        }
+    }
+}
+
+/// A lease outlives the longest call, so a live attempt is never taken over.
+fn lease_ms(engine: &Engine) -> i64 {
+    let timeout = engine.config().request_timeout + Duration::from_secs(60);
+    i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn execute(engine: Engine, job: ClaimedJob, _permit: OwnedSemaphorePermit) {
+    let started_at = engine.now();
+    let span = tracing::info_span!("attempt", run_id = %job.run_id, fn_id = %job.function_id, attempt = job.attempt);
+    let _entered = span.enter();
+    drop(_entered);
+    let state = match engine.store().load_run_state(&job.run_id).await {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::error!(%error, run_id = %job.run_id, "cannot load the run; the job is retried after its lease");
+            return;
+        }
+    };
+    let finish = if job.interrupted {
+        Planner {
+            engine: &engine,
+            job: &job,
+            state: &state,
+            started_at,
+            now: engine.now(),
+        }
+        .interrupted()
+    } else {
+        let reply = match state.function.as_ref() {
+            Some(function) => engine.call_app(&job, &state, &function.url).await,
+            None => crate::executor::AppReply {
+                kind: crate::executor::ReplyKind::Failed(error_object(
+                    "FunctionNotFound",
+                    &format!("function {} is no longer registered", job.function_id),
+                )),
+                no_retry: false,
+                retry_at: None,
+                request_version: None,
+            },
+        };
+        Planner {
+            engine: &engine,
+            job: &job,
+            state: &state,
+            started_at,
+            now: engine.now(),
+        }
+        .plan(reply)
+    };
+    log_attempt(&finish);
+    if let Err(error) = engine.store().finish_attempt(finish).await {
+        tracing::error!(%error, run_id = %job.run_id, "cannot record the attempt; it is retried after its lease");
+        return;
+    }
+    engine.wake_scheduler();
+}
+
+fn log_attempt(finish: &AttemptFinish) {
+    let attempt = &finish.attempt;
+    tracing::info!(
+        run_id = %attempt.run_id,
+        step = attempt.step_name.as_deref().unwrap_or("-"),
+        attempt = attempt.attempt,
+        outcome = attempt.outcome.as_str(),
+        next_attempt_at = attempt.next_attempt_at,
+        run_status = finish.finish_run.as_ref().map(|f| f.status.as_str()),
+        "attempt finished"
+    );
+}

@@ -1,0 +1,55 @@
+//! `inngest/function.finished` and `inngest/function.failed` (retries.md R9): real events that can start
+//! runs, such as the SDKs' failure handlers.
+
+use durin_core::{FunctionConfig, RunStatus};
+use durin_store::{NewEvent, NewRun, RunState};
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use crate::intake::runs_for;
+
+pub(crate) const FUNCTION_FINISHED: &str = "inngest/function.finished";
+pub(crate) const FUNCTION_FAILED: &str = "inngest/function.failed";
+
+/// The events announcing the end of `state`'s run, and the runs they start.
+pub(crate) fn run_ended(
+    state: &RunState,
+    status: RunStatus,
+    output: Option<&Value>,
+    functions: &[FunctionConfig],
+    now: i64,
+) -> (Vec<NewEvent>, Vec<NewRun>) {
+    let trigger_name = state.event.get("name").and_then(Value::as_str).unwrap_or_default();
+    // A failure handler's own end announces nothing, or handlers could trigger each other forever.
+    if trigger_name == FUNCTION_FINISHED || trigger_name == FUNCTION_FAILED {
+        return (Vec::new(), Vec::new());
+    }
+    let mut data = json!({
+        "function_id": state.run.function_id,
+        "run_id": state.run.run_id,
+        "event": state.event,
+        "events": state.events,
+        "_inngest": { "status": status.as_str() },
+    });
+    match (status, output) {
+        (RunStatus::Failed, Some(error)) => data["error"] = error.clone(),
+        (_, Some(result)) if !result.is_null() => data["result"] = result.clone(),
+        _ => {}
+    }
+    let mut events = vec![event(FUNCTION_FINISHED, Ulid::generate().to_string(), data.clone(), now)];
+    if status == RunStatus::Failed {
+        // The run id is the event id, so a failure is announced at most once.
+        events.push(event(FUNCTION_FAILED, state.run.run_id.clone(), data, now));
+    }
+    let runs = events.iter().flat_map(|e| runs_for(functions, e, now)).collect();
+    (events, runs)
+}
+
+fn event(name: &str, id: String, data: Value, now: i64) -> NewEvent {
+    NewEvent {
+        internal_id: Ulid::generate().to_string(),
+        name: name.to_owned(),
+        payload: json!({ "id": id, "name": name, "data": data, "user": {}, "ts": now }),
+        received_at: now,
+    }
+}
