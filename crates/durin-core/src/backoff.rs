@@ -157,7 +157,11 @@ mod tests {
     fn every_row_with_the_largest_jitter() {
         for (attempt, base) in DEFAULT_TABLE_MS.iter().enumerate() {
             let attempt = u32::try_from(attempt).unwrap();
-            assert_eq!(table(attempt, 29_999), base + 29_999, "failed attempt {attempt}");
+            assert_eq!(
+                table(attempt, 29_999),
+                base + 29_999,
+                "failed attempt {attempt}"
+            );
         }
     }
 

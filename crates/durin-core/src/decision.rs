@@ -377,7 +377,13 @@ mod tests {
     }
 
     fn fails_then_ok(failures: u32) -> impl FnMut(u32) -> Try {
-        move |attempt| if attempt < failures { Try::Fail } else { Try::Ok }
+        move |attempt| {
+            if attempt < failures {
+                Try::Fail
+            } else {
+                Try::Ok
+            }
+        }
     }
 
     fn knobs() -> BackoffKnobs {
@@ -508,7 +514,11 @@ mod tests {
     fn r2_three_failing_steps_make_fifteen_attempts() {
         let policy = RetryPolicy::with_retries(4);
         let total: usize = (0..3)
-            .map(|_| run_job(&policy, &knobs(), NOW, 0, |_| Try::Fail).attempts.len())
+            .map(|_| {
+                run_job(&policy, &knobs(), NOW, 0, |_| Try::Fail)
+                    .attempts
+                    .len()
+            })
             .sum();
         assert_eq!(total, 15);
     }

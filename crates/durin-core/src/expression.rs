@@ -94,7 +94,8 @@ fn parse_clause(clause: &str) -> Result<Clause, ExpressionError> {
     let (left, right) = (text[..at].trim(), text[at + operator.len()..].trim());
     let negated = operator == "!=";
     let path: Vec<&str> = left.split('.').collect();
-    let valid_segment = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let valid_segment =
+        |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_');
     if path.first() != Some(&"event") || path.len() < 2 || !path.iter().all(valid_segment) {
         return Err(ExpressionError::UnknownRoot(left.to_owned()));
     }
@@ -250,7 +251,11 @@ mod tests {
     #[test]
     fn double_quoted_strings() {
         check(r#"event.data.s == "x""#, &json!({"data": {"s": "x"}}), true);
-        check(r#"event.data.s == "x""#, &json!({"data": {"s": "y"}}), false);
+        check(
+            r#"event.data.s == "x""#,
+            &json!({"data": {"s": "y"}}),
+            false,
+        );
     }
 
     #[test]
@@ -310,7 +315,11 @@ mod tests {
             &json!({"data": {"s": "a\nb\tcé"}}),
             true,
         );
-        check("event.data.s == 'héllo'", &json!({"data": {"s": "héllo"}}), true);
+        check(
+            "event.data.s == 'héllo'",
+            &json!({"data": {"s": "héllo"}}),
+            true,
+        );
     }
 
     #[test]
@@ -331,10 +340,26 @@ mod tests {
     #[test]
     fn and_needs_every_clause() {
         let source = "event.data.a == 1 && event.data.b == 'x' && event.name == 'e'";
-        check(source, &json!({"name": "e", "data": {"a": 1, "b": "x"}}), true);
-        check(source, &json!({"name": "e", "data": {"a": 2, "b": "x"}}), false);
-        check(source, &json!({"name": "e", "data": {"a": 1, "b": "y"}}), false);
-        check(source, &json!({"name": "f", "data": {"a": 1, "b": "x"}}), false);
+        check(
+            source,
+            &json!({"name": "e", "data": {"a": 1, "b": "x"}}),
+            true,
+        );
+        check(
+            source,
+            &json!({"name": "e", "data": {"a": 2, "b": "x"}}),
+            false,
+        );
+        check(
+            source,
+            &json!({"name": "e", "data": {"a": 1, "b": "y"}}),
+            false,
+        );
+        check(
+            source,
+            &json!({"name": "f", "data": {"a": 1, "b": "x"}}),
+            false,
+        );
     }
 
     #[test]
@@ -371,9 +396,18 @@ mod tests {
     #[test]
     fn escaped_quotes_do_not_end_the_string() {
         let event = json!({"data": {"s": "x\" == \"y", "t": "q"}});
-        check(r#"event.data.s == "x\" == \"y" && event.data.t == 'q'"#, &event, true);
-        check(r"event.data.s != 'a\' && b' && event.data.t == 'q'", &event, true);
-        let parsed = Expression::parse(r"event.data.s != 'a\' && b' && event.data.t == 'q'").unwrap();
+        check(
+            r#"event.data.s == "x\" == \"y" && event.data.t == 'q'"#,
+            &event,
+            true,
+        );
+        check(
+            r"event.data.s != 'a\' && b' && event.data.t == 'q'",
+            &event,
+            true,
+        );
+        let parsed =
+            Expression::parse(r"event.data.s != 'a\' && b' && event.data.t == 'q'").unwrap();
         assert_eq!(parsed.clauses.len(), 2);
         assert_eq!(parsed.clauses[0].literal, json!("a' && b"));
     }
@@ -382,11 +416,16 @@ mod tests {
 
     #[test]
     fn deep_and_top_level_paths() {
-        let event = json!({"name": "app/x", "id": "e1", "data": {"user": {"plan": {"tier": "pro"}}}});
+        let event =
+            json!({"name": "app/x", "id": "e1", "data": {"user": {"plan": {"tier": "pro"}}}});
         check("event.data.user.plan.tier == 'pro'", &event, true);
         check("event.name == 'app/x'", &event, true);
         check("event.id == 'e1'", &event, true);
-        check("event.data.user_id == 1", &json!({"data": {"user_id": 1}}), true);
+        check(
+            "event.data.user_id == 1",
+            &json!({"data": {"user_id": 1}}),
+            true,
+        );
     }
 
     #[test]
@@ -413,6 +452,7 @@ mod tests {
             "event.data.x > 3",
             "event.data.x >= 3",
             "event.data.x < 3",
+            "event.data.x <= 3",
             "event.data.x = 3",
             "event.data.x",
             "true",
@@ -446,7 +486,7 @@ mod tests {
             "'event.data.x' == 1",
             "1 == event.data.x",
             "Event.data.x == 1",
-            "event.data.x <= 3",
+            "event.data.x >== 3",
         ] {
             assert!(
                 matches!(rejects(source), ExpressionError::UnknownRoot(_)),

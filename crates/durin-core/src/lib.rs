@@ -28,3 +28,53 @@ pub type UnixMillis = i64;
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> UnixMillis;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    /// The shape of the manual clock tests use: time moves only when told to.
+    struct ManualClock(AtomicI64);
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> UnixMillis {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn rules_read_time_only_through_their_arguments() {
+        let clock = ManualClock(AtomicI64::new(1_000_000));
+        let policy = RetryPolicy::default();
+        let failed = FailedAttempt {
+            attempt: 0,
+            non_retriable: false,
+            retry_at: parse_retry_after("3", clock.now_ms()),
+        };
+        let first = decide(
+            &policy,
+            &BackoffKnobs::default(),
+            &failed,
+            clock.now_ms(),
+            0,
+        );
+        clock.0.store(5_000_000, Ordering::SeqCst);
+        // Same inputs, same answer, whatever the clock says now.
+        let again = decide(&policy, &BackoffKnobs::default(), &failed, 1_000_000, 0);
+        assert_eq!(first, again);
+        assert_eq!(
+            first,
+            Decision::Retry {
+                attempt: 1,
+                at: 1_003_000
+            }
+        );
+    }
+
+    #[test]
+    fn clock_is_object_safe() {
+        let clock: Box<dyn Clock> = Box::new(ManualClock(AtomicI64::new(42)));
+        assert_eq!(clock.now_ms(), 42);
+    }
+}

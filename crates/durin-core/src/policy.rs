@@ -73,7 +73,6 @@ impl RetryPolicy {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,7 +81,11 @@ mod tests {
     fn check(configured: Option<i64>, retries: u32, note: Option<&str>) {
         let got = RetryPolicy::from_configured(configured);
         assert_eq!(got.policy.retries, retries, "configured {configured:?}");
-        assert_eq!(got.policy.max_attempts(), retries + 1, "configured {configured:?}");
+        assert_eq!(
+            got.policy.max_attempts(),
+            retries + 1,
+            "configured {configured:?}"
+        );
         assert_eq!(got.policy.backoff, Backoff::InngestTable);
         assert_eq!(got.adjustment.as_deref(), note, "configured {configured:?}");
     }

@@ -260,12 +260,25 @@ mod tests {
     }
 
     #[test]
+    fn typescript_sends_seconds_or_an_iso_string() {
+        // `RetryAfterError("...", "30s")` -> `retry-after: 30`; with a Date -> `Date.toISOString()`.
+        check("30", Some(NOW + 30 * SECOND));
+        check("2026-09-21T14:20:00.000Z", Some(ms("2026-09-21T14:20:00Z")));
+    }
+
+    #[test]
     fn rfc3339_variants() {
         check("2026-09-21T15:00:00Z", Some(ms("2026-09-21T15:00:00Z")));
-        check("2026-09-21T17:00:00+02:00", Some(ms("2026-09-21T15:00:00Z")));
+        check(
+            "2026-09-21T17:00:00+02:00",
+            Some(ms("2026-09-21T15:00:00Z")),
+        );
         // 13:00Z, in the past: clamped.
         check("2026-09-21T15:00:00+02:00", Some(NOW + SECOND));
-        check("2026-09-21T12:00:00-04:00", Some(ms("2026-09-21T16:00:00Z")));
+        check(
+            "2026-09-21T12:00:00-04:00",
+            Some(ms("2026-09-21T16:00:00Z")),
+        );
         check("2026-09-21T15:00:00.5Z", Some(ms("2026-09-21T15:00:00.5Z")));
         check(
             "2026-09-21T15:00:00.123456789Z",
@@ -334,7 +347,10 @@ mod tests {
     fn asctime() {
         check("Mon Sep 21 15:04:05 2026", Some(ms("2026-09-21T15:04:05Z")));
         // Space-padded day, as `asctime` writes it.
-        check("Tue Sep  22 01:00:00 2026", Some(ms("2026-09-22T01:00:00Z")));
+        check(
+            "Tue Sep  22 01:00:00 2026",
+            Some(ms("2026-09-22T01:00:00Z")),
+        );
         check("Tue Sep 22 01:00:00 2026", Some(ms("2026-09-22T01:00:00Z")));
     }
 
@@ -546,15 +562,12 @@ mod tests {
 
     /// Instants from a year before to a year after `NOW`, at whole seconds, as every layout shows them.
     fn around_now() -> impl Strategy<Value = Timestamp> {
-        (-366 * 86_400i64..366 * 86_400).prop_map(|offset| {
-            Timestamp::from_second(NOW / 1_000 + offset).unwrap()
-        })
+        (-366 * 86_400i64..366 * 86_400)
+            .prop_map(|offset| Timestamp::from_second(NOW / 1_000 + offset).unwrap())
     }
 
     fn expected(instant: Timestamp) -> UnixMillis {
-        instant
-            .as_millisecond()
-            .clamp(NOW + SECOND, NOW + DAY)
+        instant.as_millisecond().clamp(NOW + SECOND, NOW + DAY)
     }
 
     proptest! {

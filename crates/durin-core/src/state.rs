@@ -98,3 +98,135 @@ impl std::str::FromStr for AttemptOutcome {
         .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RUN_STATUSES: [(RunStatus, &str); 4] = [
+        (RunStatus::Running, "Running"),
+        (RunStatus::Completed, "Completed"),
+        (RunStatus::Failed, "Failed"),
+        (RunStatus::Cancelled, "Cancelled"),
+    ];
+
+    const OUTCOMES: [(AttemptOutcome, &str); 5] = [
+        (AttemptOutcome::Ok, "ok"),
+        (AttemptOutcome::Error, "error"),
+        (AttemptOutcome::RetryAfter, "retry_after"),
+        (AttemptOutcome::NonRetriable, "non_retriable"),
+        (AttemptOutcome::Interrupted, "interrupted"),
+    ];
+
+    #[test]
+    fn run_status_text_round_trips() {
+        for (status, text) in RUN_STATUSES {
+            assert_eq!(status.as_str(), text);
+            assert_eq!(status.to_string(), text);
+            assert_eq!(text.parse::<RunStatus>(), Ok(status));
+        }
+    }
+
+    #[test]
+    fn run_status_parses_any_case() {
+        assert_eq!("running".parse::<RunStatus>(), Ok(RunStatus::Running));
+        assert_eq!("COMPLETED".parse::<RunStatus>(), Ok(RunStatus::Completed));
+        assert_eq!("fAiLeD".parse::<RunStatus>(), Ok(RunStatus::Failed));
+    }
+
+    #[test]
+    fn run_status_refuses_unknown_text() {
+        for text in ["", "Canceled", "Queued", " Running", "Running ", "Ünknown"] {
+            assert_eq!(
+                text.parse::<RunStatus>(),
+                Err(UnknownStatus(text.to_owned())),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            UnknownStatus("Queued".to_owned()).to_string(),
+            "unknown status \"Queued\""
+        );
+    }
+
+    #[test]
+    fn run_status_serde_matches_its_text() {
+        for (status, text) in RUN_STATUSES {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+            assert_eq!(
+                serde_json::from_value::<RunStatus>(json!(text)).unwrap(),
+                status
+            );
+        }
+    }
+
+    #[test]
+    fn only_running_is_not_final() {
+        assert!(!RunStatus::Running.is_final());
+        assert!(RunStatus::Completed.is_final());
+        assert!(RunStatus::Failed.is_final());
+        assert!(RunStatus::Cancelled.is_final());
+    }
+
+    #[test]
+    fn attempt_outcome_text_round_trips() {
+        for (outcome, text) in OUTCOMES {
+            assert_eq!(outcome.as_str(), text);
+            assert_eq!(outcome.to_string(), text);
+            assert_eq!(text.parse::<AttemptOutcome>(), Ok(outcome));
+        }
+    }
+
+    #[test]
+    fn attempt_outcome_text_is_exact() {
+        for text in ["OK", "Error", "retry-after", "retryafter", "", "ok "] {
+            assert_eq!(
+                text.parse::<AttemptOutcome>(),
+                Err(UnknownStatus(text.to_owned())),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn attempt_outcome_serde_matches_its_text() {
+        for (outcome, text) in OUTCOMES {
+            assert_eq!(serde_json::to_value(outcome).unwrap(), json!(text));
+            assert_eq!(
+                serde_json::from_value::<AttemptOutcome>(json!(text)).unwrap(),
+                outcome
+            );
+        }
+    }
+
+    #[test]
+    fn job_kind_serde() {
+        assert_eq!(
+            serde_json::to_value(JobKind::Discovery).unwrap(),
+            json!({"kind": "discovery"})
+        );
+        let step = JobKind::Step {
+            step_id: "e0996a37c13d44c3b06074939d43fa3759bd32c1".to_owned(),
+            name: "first".to_owned(),
+        };
+        let json = serde_json::to_value(&step).unwrap();
+        assert_eq!(
+            json,
+            json!({"kind": "step", "step_id": "e0996a37c13d44c3b06074939d43fa3759bd32c1", "name": "first"})
+        );
+        assert_eq!(serde_json::from_value::<JobKind>(json).unwrap(), step);
+    }
+}

@@ -15,7 +15,8 @@ pub(crate) fn sleep_until(value: &str, now: UnixMillis) -> Option<UnixMillis> {
     parse_duration_ms(value).map(|ms| now + ms.min(MAX_SLEEP_MS))
 }
 
-pub(crate) fn parse_duration_ms(text: &str) -> Option<i64> {
+/// Milliseconds in a Go-style duration (`10s`, `1m30s`, `2d`, `1w`), capped at a year.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
     if text.is_empty() {
         return None;
     }
@@ -28,7 +29,9 @@ pub(crate) fn parse_duration_ms(text: &str) -> Option<i64> {
         }
         let number: f64 = rest[..number_end].parse().ok()?;
         rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit_ms = match &rest[..unit_end] {
             "ns" => 1e-6,
             "us" | "µs" => 1e-3,
@@ -69,7 +72,10 @@ mod tests {
     #[test]
     fn reads_timestamps_and_caps_at_a_year() {
         let now = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-        assert_eq!(sleep_until("2026-01-01T00:00:10.000Z", now), Some(now + 10_000));
+        assert_eq!(
+            sleep_until("2026-01-01T00:00:10.000Z", now),
+            Some(now + 10_000)
+        );
         assert_eq!(sleep_until("2025-01-01T00:00:00Z", now), Some(now));
         assert_eq!(sleep_until("9999w", now), Some(now + MAX_SLEEP_MS));
     }

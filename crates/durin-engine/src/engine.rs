@@ -32,7 +32,11 @@ impl Engine {
     /// Builds an engine on `store`. `exclusive_store` says this process is the store's only user (the
     /// embedded SQLite store): leases left by a previous process are then expired at once, so attempts
     /// interrupted by a crash are retried immediately instead of after their lease.
-    pub async fn new(store: Arc<dyn Store>, config: EngineConfig, exclusive_store: bool) -> Result<Self, EngineError> {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        exclusive_store: bool,
+    ) -> Result<Self, EngineError> {
         Self::with_clock(store, config, exclusive_store, Arc::new(SystemClock)).await
     }
 
@@ -45,7 +49,10 @@ impl Engine {
         if exclusive_store {
             let expired = store.expire_all_leases().await?;
             if expired > 0 {
-                tracing::warn!(jobs = expired, "attempts were in flight when the engine stopped; retrying them");
+                tracing::warn!(
+                    jobs = expired,
+                    "attempts were in flight when the engine stopped; retrying them"
+                );
             }
         }
         let functions = store.list_functions().await?;
@@ -53,7 +60,11 @@ impl Engine {
             .user_agent(concat!("durin/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| EngineError::Store(durin_store::StoreError::Unavailable(format!("http client: {e}"))))?;
+            .map_err(|e| {
+                EngineError::Store(durin_store::StoreError::Unavailable(format!(
+                    "http client: {e}"
+                )))
+            })?;
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
         Ok(Self {
             inner: Arc::new(Inner {

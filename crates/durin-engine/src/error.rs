@@ -22,10 +22,16 @@ pub enum IntakeError {
     Invalid { index: usize, message: String },
     #[error("event {index}: `name` is required")]
     MissingName { index: usize },
-    #[error("event {index}: the name {name:?} is reserved (names starting with `inngest/` are sent by the engine)")]
+    #[error(
+        "event {index}: the name {name:?} is reserved (names starting with `inngest/` are sent by the engine)"
+    )]
     ReservedName { index: usize, name: String },
     #[error("event {index}: the event is {size} bytes; the limit is {limit} bytes")]
-    TooLarge { index: usize, size: usize, limit: usize },
+    TooLarge {
+        index: usize,
+        size: usize,
+        limit: usize,
+    },
     #[error("too many events in one request: {count}; the limit is {limit}")]
     TooMany { count: usize, limit: usize },
 }

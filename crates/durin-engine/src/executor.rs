@@ -61,7 +61,13 @@ impl Engine {
             Ok(response) => response,
             Err(error) if error.is_timeout() => {
                 let secs = self.inner.config.request_timeout.as_secs_f64();
-                return failed(error_object("TimeoutError", &format!("the app did not answer within {secs} s")), false);
+                return failed(
+                    error_object(
+                        "TimeoutError",
+                        &format!("the app did not answer within {secs} s"),
+                    ),
+                    false,
+                );
             }
             Err(error) => {
                 return failed(error_object("AppUnreachable", &error_chain(&error)), false);
@@ -72,7 +78,13 @@ impl Engine {
 
     async fn read_reply(&self, mut response: reqwest::Response) -> AppReply {
         let status = response.status();
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let is_sdk = header(headers::SDK).is_some();
         let no_retry = header(headers::NO_RETRY).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let retry_at = header(headers::RETRY_AFTER).and_then(|v| parse_retry_after(&v, self.now()));
@@ -83,27 +95,41 @@ impl Engine {
                 Ok(Some(chunk)) => {
                     body.extend_from_slice(&chunk);
                     if body.len() > RESPONSE_MAX_BYTES {
-                        let message = format!("the app's response is larger than {RESPONSE_MAX_BYTES} bytes");
+                        let message =
+                            format!("the app's response is larger than {RESPONSE_MAX_BYTES} bytes");
                         return failed(error_object("OutputTooLarge", &message), true);
                     }
                 }
                 Ok(None) => break,
-                Err(error) => return failed(error_object("AppConnectionError", &error_chain(&error)), false),
+                Err(error) => {
+                    return failed(
+                        error_object("AppConnectionError", &error_chain(&error)),
+                        false,
+                    );
+                }
             }
         }
         let kind = match status.as_u16() {
             _ if status.is_success() && !is_sdk => ReplyKind::Failed(error_object(
                 "NotAnSdkResponse",
-                &format!("the app answered {status} without an x-inngest-sdk header: is this URL an SDK's serve endpoint?"),
+                &format!(
+                    "the app answered {status} without an x-inngest-sdk header: is this URL an SDK's serve endpoint?"
+                ),
             )),
             200 => match serde_json::from_slice(&body) {
                 Ok(value) => ReplyKind::Done(value),
                 Err(_) if body.is_empty() => ReplyKind::Done(Value::Null),
-                Err(e) => ReplyKind::Failed(error_object("InvalidResponse", &format!("the function's output is not JSON: {e}"))),
+                Err(e) => ReplyKind::Failed(error_object(
+                    "InvalidResponse",
+                    &format!("the function's output is not JSON: {e}"),
+                )),
             },
             206 => match parse_ops(&body) {
                 Ok(ops) => ReplyKind::Ops(ops),
-                Err(e) => ReplyKind::Failed(error_object("InvalidResponse", &format!("cannot read the app's operations: {e}"))),
+                Err(e) => ReplyKind::Failed(error_object(
+                    "InvalidResponse",
+                    &format!("cannot read the app's operations: {e}"),
+                )),
             },
             _ => ReplyKind::Failed(error_from_body(status.as_u16(), &body)),
         };
@@ -132,11 +158,25 @@ pub(crate) fn error_object(name: &str, message: &str) -> Value {
 /// The error an app reported in a non-2xx body, or one describing the status when the body says nothing.
 fn error_from_body(status: u16, body: &[u8]) -> Value {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(mut object)) if object.contains_key("message") || object.contains_key("name") => {
-            let name = object.get("name").and_then(Value::as_str).unwrap_or("Error").to_owned();
-            let message = object.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
-            object.entry("name").or_insert_with(|| Value::String(name.clone()));
-            object.entry("error").or_insert_with(|| Value::String(format!("{name}: {message}")));
+        Ok(Value::Object(mut object))
+            if object.contains_key("message") || object.contains_key("name") =>
+        {
+            let name = object
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("Error")
+                .to_owned();
+            let message = object
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            object
+                .entry("name")
+                .or_insert_with(|| Value::String(name.clone()));
+            object
+                .entry("error")
+                .or_insert_with(|| Value::String(format!("{name}: {message}")));
             Value::Object(object)
         }
         _ => {
@@ -152,7 +192,8 @@ fn error_from_body(status: u16, body: &[u8]) -> Value {
 }
 
 fn call_request(job: &ClaimedJob, state: &RunState, step_id: &str) -> CallRequest {
-    let event = serde_json::from_value(state.event.clone()).unwrap_or_else(|_| fallback_event(&state.event));
+    let event = serde_json::from_value(state.event.clone())
+        .unwrap_or_else(|_| fallback_event(&state.event));
     let events = state
         .events
         .iter()
@@ -185,7 +226,11 @@ fn call_request(job: &ClaimedJob, state: &RunState, step_id: &str) -> CallReques
 fn fallback_event(value: &Value) -> durin_protocol::EventPayload {
     durin_protocol::EventPayload {
         id: None,
-        name: value.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        name: value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         data: Default::default(),
         user: Default::default(),
         ts: None,
@@ -195,7 +240,8 @@ fn fallback_event(value: &Value) -> durin_protocol::EventPayload {
 
 /// The function's registered URL with `fnId` and `stepId` set for this call.
 fn call_url(registered: &str, function_id: &str, step_id: &str) -> Result<Url, String> {
-    let mut url = Url::parse(registered).map_err(|e| format!("the registered URL {registered:?} is invalid: {e}"))?;
+    let mut url = Url::parse(registered)
+        .map_err(|e| format!("the registered URL {registered:?} is invalid: {e}"))?;
     let kept: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(k, _)| k != "fnId" && k != "stepId")
@@ -215,13 +261,24 @@ mod tests {
 
     #[test]
     fn sets_fn_and_step_in_the_query() {
-        let url = call_url("http://a:3000/api/inngest?fnId=x&stepId=step&other=1", "app-f", "abc").unwrap();
-        assert_eq!(url.as_str(), "http://a:3000/api/inngest?other=1&fnId=app-f&stepId=abc");
+        let url = call_url(
+            "http://a:3000/api/inngest?fnId=x&stepId=step&other=1",
+            "app-f",
+            "abc",
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://a:3000/api/inngest?other=1&fnId=app-f&stepId=abc"
+        );
     }
 
     #[test]
     fn reads_sdk_error_bodies() {
-        let error = error_from_body(500, br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#);
+        let error = error_from_body(
+            500,
+            br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#,
+        );
         assert_eq!(error["message"], "boom");
         assert_eq!(error["error"], "Error: boom");
         let error = error_from_body(502, b"Bad Gateway");

@@ -48,7 +48,8 @@ pub(crate) fn parse_events(body: &[u8]) -> Result<Vec<Value>, IntakeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(IntakeError::Empty);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| IntakeError::MalformedJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| IntakeError::MalformedJson(e.to_string()))?;
     let events = match value {
         Value::Array(items) => items,
         other => vec![other],
@@ -74,7 +75,9 @@ fn normalize(index: usize, event: Value, now: i64) -> Result<NewEvent, IntakeErr
     let Value::Object(mut object) = event else {
         return Err(invalid("an event must be a JSON object"));
     };
-    let size = serde_json::to_vec(&object).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&object)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > EVENT_MAX_BYTES {
         return Err(IntakeError::TooLarge {
             index,
@@ -84,7 +87,9 @@ fn normalize(index: usize, event: Value, now: i64) -> Result<NewEvent, IntakeErr
     }
     let name = match object.get("name") {
         Some(Value::String(name)) if !name.trim().is_empty() => name.clone(),
-        Some(Value::String(_)) | None | Some(Value::Null) => return Err(IntakeError::MissingName { index }),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(IntakeError::MissingName { index });
+        }
         Some(_) => return Err(invalid("`name` must be a string")),
     };
     if name.starts_with(RESERVED_PREFIX) {
@@ -109,9 +114,17 @@ fn normalize(index: usize, event: Value, now: i64) -> Result<NewEvent, IntakeErr
         Some(Value::Number(n)) => match n.as_i64() {
             Some(0) => now,
             Some(ts) if ts > 0 => ts,
-            _ => return Err(invalid("`ts` must be a positive whole number of milliseconds")),
+            _ => {
+                return Err(invalid(
+                    "`ts` must be a positive whole number of milliseconds",
+                ));
+            }
         },
-        Some(_) => return Err(invalid("`ts` must be a number of milliseconds since the Unix epoch")),
+        Some(_) => {
+            return Err(invalid(
+                "`ts` must be a number of milliseconds since the Unix epoch",
+            ));
+        }
     };
     object.insert("ts".into(), Value::from(ts));
     let internal_id = Ulid::generate().to_string();
@@ -169,7 +182,10 @@ mod tests {
     fn fills_in_id_ts_data_and_user() {
         let event = one(json!({"name": "app/a"})).unwrap();
         assert_eq!(event.payload["ts"], 1_000);
-        assert_eq!(event.payload["id"], Value::String(event.internal_id.clone()));
+        assert_eq!(
+            event.payload["id"],
+            Value::String(event.internal_id.clone())
+        );
         assert_eq!(event.payload["data"], json!({}));
         assert_eq!(event.payload["user"], json!({}));
     }
@@ -183,13 +199,31 @@ mod tests {
 
     #[test]
     fn refuses_bad_events_naming_the_field() {
-        assert_eq!(one(json!({"data": {}})), Err(IntakeError::MissingName { index: 0 }));
-        assert_eq!(one(json!({"name": ""})), Err(IntakeError::MissingName { index: 0 }));
-        assert!(matches!(one(json!({"name": "inngest/function.failed"})), Err(IntakeError::ReservedName { .. })));
-        assert!(matches!(one(json!({"name": "a", "data": 3})), Err(IntakeError::Invalid { .. })));
-        assert!(matches!(one(json!("text")), Err(IntakeError::Invalid { .. })));
+        assert_eq!(
+            one(json!({"data": {}})),
+            Err(IntakeError::MissingName { index: 0 })
+        );
+        assert_eq!(
+            one(json!({"name": ""})),
+            Err(IntakeError::MissingName { index: 0 })
+        );
+        assert!(matches!(
+            one(json!({"name": "inngest/function.failed"})),
+            Err(IntakeError::ReservedName { .. })
+        ));
+        assert!(matches!(
+            one(json!({"name": "a", "data": 3})),
+            Err(IntakeError::Invalid { .. })
+        ));
+        assert!(matches!(
+            one(json!("text")),
+            Err(IntakeError::Invalid { .. })
+        ));
         let big = "x".repeat(EVENT_MAX_BYTES);
-        assert!(matches!(one(json!({"name": "a", "data": {"big": big}})), Err(IntakeError::TooLarge { .. })));
+        assert!(matches!(
+            one(json!({"name": "a", "data": {"big": big}})),
+            Err(IntakeError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -201,9 +235,17 @@ mod tests {
     #[test]
     fn parses_one_or_many() {
         assert_eq!(parse_events(br#"{"name":"a"}"#).unwrap().len(), 1);
-        assert_eq!(parse_events(br#"[{"name":"a"},{"name":"b"}]"#).unwrap().len(), 2);
+        assert_eq!(
+            parse_events(br#"[{"name":"a"},{"name":"b"}]"#)
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(parse_events(b"  "), Err(IntakeError::Empty));
         assert_eq!(parse_events(b"[]"), Err(IntakeError::Empty));
-        assert!(matches!(parse_events(b"{"), Err(IntakeError::MalformedJson(_))));
+        assert!(matches!(
+            parse_events(b"{"),
+            Err(IntakeError::MalformedJson(_))
+        ));
     }
 }

@@ -20,6 +20,7 @@ mod system_events;
 
 pub use clock::SystemClock;
 pub use config::EngineConfig;
+pub use duration::parse_duration_ms;
 pub use engine::Engine;
 pub use error::{EngineError, IntakeError, RegisterError};
 pub use intake::{EVENT_MAX_BYTES, EVENTS_PER_REQUEST_MAX};

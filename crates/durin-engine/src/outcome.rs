@@ -3,7 +3,9 @@
 
 use durin_core::{AttemptOutcome, Decision, FailedAttempt, JobKind, RunStatus, decide};
 use durin_protocol::{OpCode, Operation};
-use durin_store::{AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, RunFinal, RunState, StepMemo};
+use durin_store::{
+    AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, RunFinal, RunState, StepMemo,
+};
 use serde_json::{Value, json};
 use ulid::Ulid;
 
@@ -72,7 +74,10 @@ impl Planner<'_> {
     /// An attempt that never reported back because the engine stopped: it counts (retries.md R11), and the
     /// job is tried again at once if its budget allows.
     pub(crate) fn interrupted(&self) -> AttemptFinish {
-        let error = error_object("Interrupted", "the engine stopped while this attempt was in flight");
+        let error = error_object(
+            "Interrupted",
+            "the engine stopped while this attempt was in flight",
+        );
         let failed = FailedAttempt {
             attempt: self.job.attempt,
             non_retriable: false,
@@ -84,7 +89,13 @@ impl Planner<'_> {
         finish
     }
 
-    fn record(&self, step: StepRef, outcome: AttemptOutcome, error: Option<Value>, next: Option<i64>) -> AttemptRecord {
+    fn record(
+        &self,
+        step: StepRef,
+        outcome: AttemptOutcome,
+        error: Option<Value>,
+        next: Option<i64>,
+    ) -> AttemptRecord {
         AttemptRecord {
             run_id: self.job.run_id.clone(),
             job_id: self.job.job_id.clone(),
@@ -123,7 +134,11 @@ impl Planner<'_> {
 
     fn ops(&self, ops: Vec<Operation>, no_retry: bool, retry_at: Option<i64>) -> AttemptFinish {
         if let Some(op) = ops.iter().find(|op| op.op == OpCode::StepError) {
-            let error = op.error.as_ref().map(|e| json!(e)).unwrap_or_else(|| json!({}));
+            let error = op
+                .error
+                .as_ref()
+                .map(|e| json!(e))
+                .unwrap_or_else(|| json!({}));
             let failed = FailedAttempt {
                 attempt: self.job.attempt,
                 non_retriable: no_retry,
@@ -154,7 +169,9 @@ impl Planner<'_> {
                 OpCode::StepRun | OpCode::Step => {
                     step = StepRef::of_op(op);
                     let data = op.data.clone().unwrap_or(Value::Null);
-                    let size = serde_json::to_vec(&data).map(|v| v.len()).unwrap_or(usize::MAX);
+                    let size = serde_json::to_vec(&data)
+                        .map(|v| v.len())
+                        .unwrap_or(usize::MAX);
                     let memo = if size > STEP_OUTPUT_MAX_BYTES {
                         let message = format!(
                             "step {:?} returned {size} bytes; the limit is {STEP_OUTPUT_MAX_BYTES} bytes",
@@ -172,7 +189,11 @@ impl Planner<'_> {
                 }
                 OpCode::StepFailed => {
                     step = StepRef::of_op(op);
-                    let step_error = op.error.as_ref().map(|e| json!(e)).unwrap_or_else(|| json!({}));
+                    let step_error = op
+                        .error
+                        .as_ref()
+                        .map(|e| json!(e))
+                        .unwrap_or_else(|| json!({}));
                     outcome = AttemptOutcome::NonRetriable;
                     error = Some(step_error.clone());
                     memos.push(memo_of(op, json!({ "error": step_error })));
@@ -196,13 +217,21 @@ impl Planner<'_> {
                             memos.push(memo_of(op, Value::Null));
                             discovery_at = Some(discovery_at.map_or(wake, |at: i64| at.max(wake)));
                         }
-                        None => unsupported = Some(format!("cannot read the sleep duration {value:?}")),
+                        None => {
+                            unsupported = Some(format!("cannot read the sleep duration {value:?}"))
+                        }
                     }
                 }
                 OpCode::RunComplete => run_output = Some(op.data.clone().unwrap_or(Value::Null)),
                 OpCode::None => {}
-                OpCode::WaitForEvent | OpCode::InvokeFunction | OpCode::Unknown | OpCode::StepError => {
-                    unsupported = Some(format!("operation {:?} is not supported by this engine yet", op.op));
+                OpCode::WaitForEvent
+                | OpCode::InvokeFunction
+                | OpCode::Unknown
+                | OpCode::StepError => {
+                    unsupported = Some(format!(
+                        "operation {:?} is not supported by this engine yet",
+                        op.op
+                    ));
                 }
             }
         }
@@ -243,7 +272,13 @@ impl Planner<'_> {
         match decide(&self.job.policy, knobs, &failed, self.now, jitter) {
             Decision::Retry { attempt, at } => {
                 let record = self.record(step, outcome, Some(error), Some(at));
-                self.base(record, JobUpdate::Retry { attempt, due_at: at })
+                self.base(
+                    record,
+                    JobUpdate::Retry {
+                        attempt,
+                        due_at: at,
+                    },
+                )
             }
             Decision::GiveUp(_) => {
                 let record = self.record(step.clone(), outcome, Some(error.clone()), None);
@@ -277,7 +312,8 @@ impl Planner<'_> {
 
     fn end_run(&self, finish: &mut AttemptFinish, status: RunStatus, output: Option<Value>) {
         let functions = self.engine.functions();
-        let (events, runs) = system_events::run_ended(self.state, status, output.as_ref(), &functions, self.now);
+        let (events, runs) =
+            system_events::run_ended(self.state, status, output.as_ref(), &functions, self.now);
         finish.finish_run = Some(RunFinal {
             status,
             output,

@@ -15,7 +15,9 @@ impl Engine {
         request: RegisterRequest,
         expected_server_kind: Option<&str>,
     ) -> Result<RegisterResponse, EngineError> {
-        if let Some(kind) = expected_server_kind.filter(|k| !k.is_empty() && *k != durin_protocol::headers::SERVER_KIND_DEV) {
+        if let Some(kind) = expected_server_kind
+            .filter(|k| !k.is_empty() && *k != durin_protocol::headers::SERVER_KIND_DEV)
+        {
             return Err(RegisterError::ServerKindMismatch(kind.to_owned()).into());
         }
         let (sync, notes) = to_app_sync(&request, self.now())?;
@@ -38,7 +40,10 @@ impl Engine {
 }
 
 /// Turns the wire payload into the domain's functions; returns notes about adjusted values.
-pub(crate) fn to_app_sync(request: &RegisterRequest, now: i64) -> Result<(AppSync, Vec<String>), RegisterError> {
+pub(crate) fn to_app_sync(
+    request: &RegisterRequest,
+    now: i64,
+) -> Result<(AppSync, Vec<String>), RegisterError> {
     if request.url.trim().is_empty() {
         return Err(RegisterError::MissingUrl);
     }
@@ -63,7 +68,12 @@ pub(crate) fn to_app_sync(request: &RegisterRequest, now: i64) -> Result<(AppSyn
     ))
 }
 
-fn to_function(index: usize, def: &FunctionDef, app: &str, notes: &mut Vec<String>) -> Result<FunctionConfig, RegisterError> {
+fn to_function(
+    index: usize,
+    def: &FunctionDef,
+    app: &str,
+    notes: &mut Vec<String>,
+) -> Result<FunctionConfig, RegisterError> {
     if def.id.trim().is_empty() {
         return Err(RegisterError::MissingFunctionId { index });
     }
@@ -88,13 +98,21 @@ fn to_function(index: usize, def: &FunctionDef, app: &str, notes: &mut Vec<Strin
             message,
         };
         match (&trigger.event, &trigger.cron) {
-            (Some(event), None) => {
-                triggers.push(Trigger::new(event, trigger.expression.as_deref()).map_err(|e| bad(e.to_string()))?)
-            }
+            (Some(event), None) => triggers.push(
+                Trigger::new(event, trigger.expression.as_deref())
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
             (None, Some(cron)) if !cron.trim().is_empty() => {
-                notes.push(format!("function {}: cron triggers are not scheduled yet ({cron})", def.id));
+                notes.push(format!(
+                    "function {}: cron triggers are not scheduled yet ({cron})",
+                    def.id
+                ));
             }
-            (Some(_), Some(_)) => return Err(bad("a trigger has either `event` or `cron`, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "a trigger has either `event` or `cron`, not both".into()
+                ));
+            }
             _ => return Err(bad("a trigger needs a non-empty `event` or `cron`".into())),
         }
     }
@@ -104,7 +122,11 @@ fn to_function(index: usize, def: &FunctionDef, app: &str, notes: &mut Vec<Strin
     }
     Ok(FunctionConfig {
         id: def.id.clone(),
-        name: if def.name.is_empty() { def.id.clone() } else { def.name.clone() },
+        name: if def.name.is_empty() {
+            def.id.clone()
+        } else {
+            def.name.clone()
+        },
         app_name: app.to_owned(),
         url: step.runtime.url.clone(),
         triggers,
@@ -132,10 +154,24 @@ mod tests {
 
     #[test]
     fn reads_retries_and_clamps_above_twenty() {
-        let (sync, notes) = to_app_sync(&request(&function(r#"[{"event":"a/b"}]"#, r#","retries":{"attempts":0}"#)), 1).unwrap();
+        let (sync, notes) = to_app_sync(
+            &request(&function(
+                r#"[{"event":"a/b"}]"#,
+                r#","retries":{"attempts":0}"#,
+            )),
+            1,
+        )
+        .unwrap();
         assert_eq!(sync.functions[0].policy.max_attempts(), 1);
         assert!(notes.is_empty());
-        let (sync, notes) = to_app_sync(&request(&function(r#"[{"event":"a/b"}]"#, r#","retries":{"attempts":50}"#)), 1).unwrap();
+        let (sync, notes) = to_app_sync(
+            &request(&function(
+                r#"[{"event":"a/b"}]"#,
+                r#","retries":{"attempts":50}"#,
+            )),
+            1,
+        )
+        .unwrap();
         assert_eq!(sync.functions[0].policy.retries, 20);
         assert_eq!(notes.len(), 1);
         let (sync, _) = to_app_sync(&request(&function(r#"[{"event":"a/b"}]"#, "")), 1).unwrap();
@@ -145,8 +181,17 @@ mod tests {
     #[test]
     fn refuses_invalid_triggers_naming_the_function() {
         let error = to_app_sync(&request(&function(r#"[{"expression":"x"}]"#, "")), 1).unwrap_err();
-        assert!(matches!(error, RegisterError::InvalidTrigger { ref function, index: 0, .. } if function == "app-f"));
-        let error = to_app_sync(&request(&function(r#"[{"event":"a","expression":"event.data.x > 1"}]"#, "")), 1).unwrap_err();
+        assert!(
+            matches!(error, RegisterError::InvalidTrigger { ref function, index: 0, .. } if function == "app-f")
+        );
+        let error = to_app_sync(
+            &request(&function(
+                r#"[{"event":"a","expression":"event.data.x > 1"}]"#,
+                "",
+            )),
+            1,
+        )
+        .unwrap_err();
         assert!(matches!(error, RegisterError::InvalidTrigger { .. }));
         let error = to_app_sync(&request(&function("[]", "")), 1).unwrap_err();
         assert!(matches!(error, RegisterError::InvalidFunction { .. }));
@@ -154,7 +199,11 @@ mod tests {
 
     #[test]
     fn keeps_cron_functions_with_a_note() {
-        let (sync, notes) = to_app_sync(&request(&function(r#"[{"event":"a/b"},{"cron":"0 0 * * *"}]"#, "")), 1).unwrap();
+        let (sync, notes) = to_app_sync(
+            &request(&function(r#"[{"event":"a/b"},{"cron":"0 0 * * *"}]"#, "")),
+            1,
+        )
+        .unwrap();
         assert_eq!(sync.functions[0].triggers.len(), 1);
         assert_eq!(notes.len(), 1);
     }

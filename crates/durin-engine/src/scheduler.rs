@@ -29,7 +29,11 @@ pub(crate) async fn run(engine: Engine) {
             continue;
         }
         let now = engine.now();
-        let claimed = match engine.store().claim_due_jobs(now, available.min(CLAIM_BATCH), lease_ms).await {
+        let claimed = match engine
+            .store()
+            .claim_due_jobs(now, available.min(CLAIM_BATCH), lease_ms)
+            .await
+        {
             Ok(jobs) => jobs,
             Err(error) => {
                 tracing::error!(%error, "cannot claim jobs");
@@ -48,7 +52,9 @@ pub(crate) async fn run(engine: Engine) {
             continue;
         }
         let wait = match engine.store().next_wake_at().await {
-            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - engine.now()).unwrap_or(0)).min(MAX_IDLE),
+            Ok(Some(at)) => {
+                Duration::from_millis(u64::try_from(at - engine.now()).unwrap_or(0)).min(MAX_IDLE)
+            }
             Ok(None) => MAX_IDLE,
             Err(error) => {
                 tracing::error!(%error, "cannot read the next due time");

@@ -11,8 +11,8 @@ use crate::engine::Engine;
 
 /// Ports and paths Inngest's dev server scans for apps.
 const DISCOVERY_PORTS: &[u16] = &[
-    80, 443, 3000, 3001, 3002, 3003, 3004, 3005, 3006, 3007, 3008, 3009, 3010, 4321, 5000, 5173, 8000, 8080, 8081,
-    8787, 8888, 8910, 8911, 8912, 8913, 8914, 8915,
+    80, 443, 3000, 3001, 3002, 3003, 3004, 3005, 3006, 3007, 3008, 3009, 3010, 4321, 5000, 5173,
+    8000, 8080, 8081, 8787, 8888, 8910, 8911, 8912, 8913, 8914, 8915,
 ];
 const DISCOVERY_PATHS: &[&str] = &[
     "/api/inngest",
@@ -29,7 +29,12 @@ impl Engine {
         let result = self.put_app(url).await;
         if let Err(error) = &result {
             tracing::warn!(%url, %error, "app sync failed");
-            if let Err(store_error) = self.inner.store.save_app_error(url, error, self.now()).await {
+            if let Err(store_error) = self
+                .inner
+                .store
+                .save_app_error(url, error, self.now())
+                .await
+            {
                 tracing::error!(%url, %store_error, "could not record the app's sync error");
             }
         }
@@ -54,7 +59,12 @@ impl Engine {
         let body = response.text().await.unwrap_or_default();
         let message = serde_json::from_str::<Value>(&body)
             .ok()
-            .and_then(|v| v.get("message").or_else(|| v.get("error")).and_then(Value::as_str).map(str::to_owned))
+            .and_then(|v| {
+                v.get("message")
+                    .or_else(|| v.get("error"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or(body);
         Err(format!("the app answered {status}: {message}"))
     }
@@ -71,10 +81,13 @@ impl Engine {
         let mut found = Vec::new();
         for port in DISCOVERY_PORTS {
             // One connection attempt per port first: most ports have nothing listening.
-            if tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(("127.0.0.1", *port)))
-                .await
-                .map(|r| r.is_err())
-                .unwrap_or(true)
+            if tokio::time::timeout(
+                PROBE_TIMEOUT,
+                tokio::net::TcpStream::connect(("127.0.0.1", *port)),
+            )
+            .await
+            .map(|r| r.is_err())
+            .unwrap_or(true)
             {
                 continue;
             }

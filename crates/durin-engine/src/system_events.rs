@@ -19,7 +19,11 @@ pub(crate) fn run_ended(
     functions: &[FunctionConfig],
     now: i64,
 ) -> (Vec<NewEvent>, Vec<NewRun>) {
-    let trigger_name = state.event.get("name").and_then(Value::as_str).unwrap_or_default();
+    let trigger_name = state
+        .event
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // A failure handler's own end announces nothing, or handlers could trigger each other forever.
     if trigger_name == FUNCTION_FINISHED || trigger_name == FUNCTION_FAILED {
         return (Vec::new(), Vec::new());
@@ -36,12 +40,20 @@ pub(crate) fn run_ended(
         (_, Some(result)) if !result.is_null() => data["result"] = result.clone(),
         _ => {}
     }
-    let mut events = vec![event(FUNCTION_FINISHED, Ulid::generate().to_string(), data.clone(), now)];
+    let mut events = vec![event(
+        FUNCTION_FINISHED,
+        Ulid::generate().to_string(),
+        data.clone(),
+        now,
+    )];
     if status == RunStatus::Failed {
         // The run id is the event id, so a failure is announced at most once.
         events.push(event(FUNCTION_FAILED, state.run.run_id.clone(), data, now));
     }
-    let runs = events.iter().flat_map(|e| runs_for(functions, e, now)).collect();
+    let runs = events
+        .iter()
+        .flat_map(|e| runs_for(functions, e, now))
+        .collect();
     (events, runs)
 }
 

@@ -81,7 +81,11 @@ impl Client {
     /// else `INNGEST_BASE_URL`, else `DURIN_URL`, else `http://127.0.0.1:8288`. The event key comes from
     /// `INNGEST_EVENT_KEY`.
     pub fn new(app_id: impl Into<String>) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
         let base_url = var("INNGEST_DEV")
             .filter(|value| value.starts_with("http://") || value.starts_with("https://"))
             .or_else(|| var("INNGEST_BASE_URL"))

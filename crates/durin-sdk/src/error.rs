@@ -58,12 +58,17 @@ impl StepError {
     }
 
     pub(crate) fn from_memo(step_id: &str, value: serde_json::Value) -> Self {
-        let (name, message, stack) = match serde_json::from_value::<SerializedError>(value.clone()) {
+        let (name, message, stack) = match serde_json::from_value::<SerializedError>(value.clone())
+        {
             Ok(error) => (error.name, error.message, error.stack),
             Err(_) => (String::new(), value.to_string(), None),
         };
         Self {
-            name: if name.is_empty() { "Error".to_owned() } else { name },
+            name: if name.is_empty() {
+                "Error".to_owned()
+            } else {
+                name
+            },
             message,
             stack,
             step_id: step_id.to_owned(),

@@ -132,7 +132,8 @@ fn finished(output: Result<Value, Error>, last_attempt: bool) -> Reply {
     if !error.is_retriable() || last_attempt {
         return Reply::json(StatusCode::BAD_REQUEST, body).header(headers::NO_RETRY, "true");
     }
-    let reply = Reply::json(StatusCode::INTERNAL_SERVER_ERROR, body).header(headers::NO_RETRY, "false");
+    let reply =
+        Reply::json(StatusCode::INTERNAL_SERVER_ERROR, body).header(headers::NO_RETRY, "false");
     match error.retry_after_header() {
         Some(retry_after) => reply.header(headers::RETRY_AFTER, retry_after),
         None => reply,

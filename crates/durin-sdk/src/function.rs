@@ -30,7 +30,8 @@ pub struct Context {
     pub step: Step,
 }
 
-pub(crate) type Handler = Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
+pub(crate) type Handler =
+    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
 
 /// A durable function: built with [`Function::new`], served with [`crate::serve`].
 #[derive(Clone)]
@@ -82,7 +83,11 @@ impl Function {
     }
 
     /// Like [`Function::trigger_event`], only for events matching `expression` (e.g. `event.data.ok == true`).
-    pub fn trigger_event_if(mut self, event: impl Into<String>, expression: impl Into<String>) -> Self {
+    pub fn trigger_event_if(
+        mut self,
+        event: impl Into<String>,
+        expression: impl Into<String>,
+    ) -> Self {
         self.triggers.push(TriggerDef {
             event: Some(event.into()),
             expression: Some(expression.into()),

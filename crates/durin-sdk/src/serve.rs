@@ -55,7 +55,10 @@ async fn sdk_headers(mut response: Response) -> Response {
     headers.insert(headers::SDK, HeaderValue::from_static(SDK_HEADER));
     headers.insert(headers::REQ_VERSION, HeaderValue::from_static("2"));
     headers.insert(headers::FRAMEWORK, HeaderValue::from_static(FRAMEWORK));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -105,7 +108,11 @@ async fn sync(
         .and_then(|kind| kind.to_str().ok())
         .unwrap_or(headers::SERVER_KIND_DEV);
     let deploy_id = query.get("deployId").map(String::as_str);
-    match app.client.register(&serve_url, server_kind, deploy_id).await {
+    match app
+        .client
+        .register(&serve_url, server_kind, deploy_id)
+        .await
+    {
         Ok(reply) => {
             let modified = reply.is_none_or(|reply| reply.modified);
             tracing::info!(url = %serve_url, "registered with the engine");
@@ -141,7 +148,10 @@ async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
         return Reply::problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             "FunctionNotFound",
-            format!("function {fn_id:?} is not served by app {:?}", app.client.app_id()),
+            format!(
+                "function {fn_id:?} is not served by app {:?}",
+                app.client.app_id()
+            ),
         )
         .into_response();
     };
@@ -206,8 +216,9 @@ async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
 async fn load_from_api(client: &Client, call: &mut CallRequest) -> Result<(), crate::ClientError> {
     let run_id = &call.ctx.run_id;
     let events: Vec<EventPayload> = client.get_json(&format!("/v0/runs/{run_id}/batch")).await?;
-    let steps: std::collections::BTreeMap<String, Value> =
-        client.get_json(&format!("/v0/runs/{run_id}/actions")).await?;
+    let steps: std::collections::BTreeMap<String, Value> = client
+        .get_json(&format!("/v0/runs/{run_id}/actions"))
+        .await?;
     if let Some(first) = events.first() {
         call.event = first.clone();
     }

@@ -167,13 +167,16 @@ impl Step {
         T: Serialize + DeserializeOwned,
         E: Into<Error>,
     {
+        refuse_nesting(id)?;
         let (hash, index) = self.state.claim(id);
         match self.memo(&hash) {
             Some(Memo::Data(value)) => {
                 return serde_json::from_value(value).map_err(|error| {
                     Error::new(
                         "DeserializationError",
-                        format!("memoized result of step {id:?} does not fit the expected type: {error}"),
+                        format!(
+                            "memoized result of step {id:?} does not fit the expected type: {error}"
+                        ),
                     )
                 });
             }
@@ -189,7 +192,8 @@ impl Step {
         self.state.record_found(found.clone());
         self.state.wait_for_permit(&hash).await;
 
-        let outcome = match AssertUnwindSafe(f()).catch_unwind().await {
+        let running = RUNNING_STEP.scope(id.to_owned(), AssertUnwindSafe(f()).catch_unwind());
+        let outcome = match running.await {
             Ok(Ok(value)) => serde_json::to_value(value).map_err(|error| {
                 Error::new(
                     "SerializationError",
@@ -214,6 +218,7 @@ impl Step {
     }
 
     async fn sleep_op(&self, id: &str, name: String) -> Result<(), Error> {
+        refuse_nesting(id)?;
         let (hash, index) = self.state.claim(id);
         match self.memo(&hash) {
             Some(Memo::Data(_)) => return Ok(()),
@@ -228,6 +233,22 @@ impl Step {
         });
         // Sleeps are never executed by the app: the engine resumes the run once the time has come.
         std::future::pending().await
+    }
+}
+
+tokio::task_local! {
+    /// The user id of the step whose closure is being polled: set only around that closure.
+    static RUNNING_STEP: String;
+}
+
+/// A step inside a step's closure would wait for a permit that can never come (one step per request):
+/// fail it at once instead of hanging the request.
+fn refuse_nesting(id: &str) -> Result<(), Error> {
+    match RUNNING_STEP.try_with(Clone::clone) {
+        Ok(outer) => Err(Error::non_retriable(format!(
+            "step {id:?} was called inside step {outer:?}; steps cannot be nested"
+        ))),
+        Err(_) => Ok(()),
     }
 }
 

@@ -50,7 +50,11 @@ pub(crate) fn job_kind_columns(kind: &JobKind) -> (&'static str, &str, &str) {
     }
 }
 
-pub(crate) fn job_kind_from_columns(kind: &str, step_id: String, name: String) -> Result<JobKind, StoreError> {
+pub(crate) fn job_kind_from_columns(
+    kind: &str,
+    step_id: String,
+    name: String,
+) -> Result<JobKind, StoreError> {
     match kind {
         "discovery" => Ok(JobKind::Discovery),
         "step" => Ok(JobKind::Step { step_id, name }),

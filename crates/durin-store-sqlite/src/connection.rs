@@ -22,7 +22,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
 }
 
 pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
     let connection = Connection::open_with_flags(path, flags).map_err(unavailable)?;
     configure(&connection)?;
     Ok(connection)
@@ -47,7 +49,8 @@ fn migrate(connection: &Connection) -> Result<()> {
     let applied: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(unavailable)?;
-    let applied = usize::try_from(applied).map_err(|_| StoreError::Corrupt("negative user_version".into()))?;
+    let applied = usize::try_from(applied)
+        .map_err(|_| StoreError::Corrupt("negative user_version".into()))?;
     if applied > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(
             "the database has schema version {applied}, newer than this build knows ({})",
@@ -57,7 +60,9 @@ fn migrate(connection: &Connection) -> Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let version = index + 1;
         connection
-            .execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"))
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"
+            ))
             .map_err(unavailable)?;
         tracing::info!(version, "applied store migration");
     }

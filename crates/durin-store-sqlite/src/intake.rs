@@ -29,13 +29,23 @@ pub(crate) fn save_app_sync(c: &Connection, sync: &AppSync) -> Result<()> {
         .map_err(unavailable)?;
     for function in &sync.functions {
         upsert
-            .execute(params![function.id, sync.url, to_json(function)?, sync.synced_at])
+            .execute(params![
+                function.id,
+                sync.url,
+                to_json(function)?,
+                sync.synced_at
+            ])
             .map_err(unavailable)?;
     }
     Ok(())
 }
 
-pub(crate) fn save_app_error(c: &Connection, url: &str, error: &str, _at: UnixMillis) -> Result<()> {
+pub(crate) fn save_app_error(
+    c: &Connection,
+    url: &str,
+    error: &str,
+    _at: UnixMillis,
+) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO apps (url, name, error) VALUES (?1, ?1, ?2)
          ON CONFLICT (url) DO UPDATE SET error = excluded.error",
@@ -46,7 +56,11 @@ pub(crate) fn save_app_error(c: &Connection, url: &str, error: &str, _at: UnixMi
     Ok(())
 }
 
-pub(crate) fn accept_events(c: &Connection, events: &[NewEvent], runs: &[NewRun]) -> Result<AcceptOutcome> {
+pub(crate) fn accept_events(
+    c: &Connection,
+    events: &[NewEvent],
+    runs: &[NewRun],
+) -> Result<AcceptOutcome> {
     insert_events(c, events)?;
     let created_runs = insert_runs(c, runs)?;
     Ok(AcceptOutcome { created_runs })
@@ -54,11 +68,18 @@ pub(crate) fn accept_events(c: &Connection, events: &[NewEvent], runs: &[NewRun]
 
 pub(crate) fn insert_events(c: &Connection, events: &[NewEvent]) -> Result<()> {
     let mut insert = c
-        .prepare_cached("INSERT INTO events (internal_id, name, payload, received_at) VALUES (?1, ?2, ?3, ?4)")
+        .prepare_cached(
+            "INSERT INTO events (internal_id, name, payload, received_at) VALUES (?1, ?2, ?3, ?4)",
+        )
         .map_err(unavailable)?;
     for event in events {
         insert
-            .execute(params![event.internal_id, event.name, to_json(&event.payload)?, event.received_at])
+            .execute(params![
+                event.internal_id,
+                event.name,
+                to_json(&event.payload)?,
+                event.received_at
+            ])
             .map_err(unavailable)?;
     }
     Ok(())
@@ -115,7 +136,16 @@ pub(crate) fn insert_job(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
     )
     .map_err(unavailable)?
-    .execute(params![job_id, run_id, kind, step_id, step_name, attempt, policy_json, due_at])
+    .execute(params![
+        job_id,
+        run_id,
+        kind,
+        step_id,
+        step_name,
+        attempt,
+        policy_json,
+        due_at
+    ])
     .map_err(unavailable)?;
     Ok(())
 }

@@ -4,10 +4,17 @@ use durin_core::{JobKind, UnixMillis};
 use durin_store::{AttemptFinish, ClaimedJob, JobUpdate, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::codec::{job_kind_columns, job_kind_from_columns, policy_from_json, to_json, unavailable};
+use crate::codec::{
+    job_kind_columns, job_kind_from_columns, policy_from_json, to_json, unavailable,
+};
 use crate::intake::{insert_events, insert_job, insert_runs};
 
-pub(crate) fn claim_due_jobs(c: &Connection, now: UnixMillis, limit: usize, lease_ms: i64) -> Result<Vec<ClaimedJob>> {
+pub(crate) fn claim_due_jobs(
+    c: &Connection,
+    now: UnixMillis,
+    limit: usize,
+    lease_ms: i64,
+) -> Result<Vec<ClaimedJob>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut select = c
         .prepare_cached(
@@ -29,7 +36,11 @@ pub(crate) fn claim_due_jobs(c: &Connection, now: UnixMillis, limit: usize, leas
             job_id: row.get(0).map_err(unavailable)?,
             run_id: row.get(1).map_err(unavailable)?,
             function_id: row.get(2).map_err(unavailable)?,
-            kind: job_kind_from_columns(&kind, row.get(4).map_err(unavailable)?, row.get(5).map_err(unavailable)?)?,
+            kind: job_kind_from_columns(
+                &kind,
+                row.get(4).map_err(unavailable)?,
+                row.get(5).map_err(unavailable)?,
+            )?,
             attempt: row.get(6).map_err(unavailable)?,
             policy: policy_from_json(&policy)?,
             due_at: row.get(8).map_err(unavailable)?,
@@ -40,14 +51,19 @@ pub(crate) fn claim_due_jobs(c: &Connection, now: UnixMillis, limit: usize, leas
         .prepare_cached("UPDATE jobs SET leased_until = ?2 WHERE job_id = ?1")
         .map_err(unavailable)?;
     for job in &jobs {
-        lease.execute(params![job.job_id, now + lease_ms]).map_err(unavailable)?;
+        lease
+            .execute(params![job.job_id, now + lease_ms])
+            .map_err(unavailable)?;
     }
     Ok(jobs)
 }
 
 pub(crate) fn expire_all_leases(c: &Connection) -> Result<u64> {
     let changed = c
-        .execute("UPDATE jobs SET leased_until = 0 WHERE leased_until IS NOT NULL", [])
+        .execute(
+            "UPDATE jobs SET leased_until = 0 WHERE leased_until IS NOT NULL",
+            [],
+        )
         .map_err(unavailable)?;
     Ok(changed as u64)
 }
@@ -72,10 +88,12 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
 
     match &finish.job {
         JobUpdate::Retry { attempt, due_at } => {
-            c.prepare_cached("UPDATE jobs SET attempt = ?2, due_at = ?3, leased_until = NULL WHERE job_id = ?1")
-                .map_err(unavailable)?
-                .execute(params![finish.attempt.job_id, attempt, due_at])
-                .map_err(unavailable)?;
+            c.prepare_cached(
+                "UPDATE jobs SET attempt = ?2, due_at = ?3, leased_until = NULL WHERE job_id = ?1",
+            )
+            .map_err(unavailable)?
+            .execute(params![finish.attempt.job_id, attempt, due_at])
+            .map_err(unavailable)?;
         }
         JobUpdate::Remove => delete_job(c, &attempt.job_id)?,
     }
@@ -94,7 +112,13 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
             .map_err(unavailable)?;
         for memo in &finish.memos {
             let inserted = insert
-                .execute(params![attempt.run_id, memo.step_id, memo.name, position, to_json(&memo.memo)?])
+                .execute(params![
+                    attempt.run_id,
+                    memo.step_id,
+                    memo.name,
+                    position,
+                    to_json(&memo.memo)?
+                ])
                 .map_err(unavailable)?;
             position += i64::try_from(inserted).unwrap_or(1);
         }
@@ -107,7 +131,15 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
         {
             continue;
         }
-        insert_job(c, &job.job_id, &job.run_id, &job.kind, 0, &to_json(&job.policy)?, job.due_at)?;
+        insert_job(
+            c,
+            &job.job_id,
+            &job.run_id,
+            &job.kind,
+            0,
+            &to_json(&job.policy)?,
+            job.due_at,
+        )?;
     }
 
     if finish.request_version.is_some() || finish.disable_immediate_execution {
@@ -116,16 +148,27 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
                  disable_immediate = max(disable_immediate, ?3) WHERE run_id = ?1",
         )
         .map_err(unavailable)?
-        .execute(params![attempt.run_id, finish.request_version, finish.disable_immediate_execution])
+        .execute(params![
+            attempt.run_id,
+            finish.request_version,
+            finish.disable_immediate_execution
+        ])
         .map_err(unavailable)?;
     }
 
     if let Some(end) = &finish.finish_run {
         let output = end.output.as_ref().map(to_json).transpose()?;
-        c.prepare_cached("UPDATE runs SET status = ?2, output = ?3, ended_at = ?4 WHERE run_id = ?1")
-            .map_err(unavailable)?
-            .execute(params![attempt.run_id, end.status.as_str(), output, end.ended_at])
-            .map_err(unavailable)?;
+        c.prepare_cached(
+            "UPDATE runs SET status = ?2, output = ?3, ended_at = ?4 WHERE run_id = ?1",
+        )
+        .map_err(unavailable)?
+        .execute(params![
+            attempt.run_id,
+            end.status.as_str(),
+            output,
+            end.ended_at
+        ])
+        .map_err(unavailable)?;
         c.prepare_cached("DELETE FROM jobs WHERE run_id = ?1")
             .map_err(unavailable)?
             .execute(params![attempt.run_id])

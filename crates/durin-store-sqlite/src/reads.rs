@@ -2,12 +2,16 @@
 
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
-    AppRecord, AttemptRecord, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord, RunState, StoreError,
+    AppRecord, AttemptRecord, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord,
+    RunState, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::codec::{RUN_COLUMNS, corrupt, from_json, job_kind_from_columns, optional_json, run_from_row, unavailable};
+use crate::codec::{
+    RUN_COLUMNS, corrupt, from_json, job_kind_from_columns, optional_json, run_from_row,
+    unavailable,
+};
 
 pub(crate) fn list_apps(c: &Connection) -> Result<Vec<AppRecord>> {
     let mut statement = c
@@ -69,7 +73,11 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         ))
         .map_err(unavailable)?
         .query_row(params![run_id], |row| {
-            Ok((run_from_row(row), row.get::<_, i64>(7)?, row.get::<_, bool>(8)?))
+            Ok((
+                run_from_row(row),
+                row.get::<_, i64>(7)?,
+                row.get::<_, bool>(8)?,
+            ))
         })
         .optional()
         .map_err(unavailable)?
@@ -78,12 +86,19 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
     let function = function_config(c, &run.function_id)?;
     let event = get_event(c, &run.event_internal_id)?
         .map(|e| e.payload)
-        .ok_or_else(|| corrupt(format!("run {run_id} has no event {}", run.event_internal_id)))?;
+        .ok_or_else(|| {
+            corrupt(format!(
+                "run {run_id} has no event {}",
+                run.event_internal_id
+            ))
+        })?;
     let mut statement = c
         .prepare_cached("SELECT step_id, memo FROM steps WHERE run_id = ?1 ORDER BY position")
         .map_err(unavailable)?;
     let steps = statement
-        .query_map(params![run_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+        .query_map(params![run_id], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
         .map_err(unavailable)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?
@@ -105,7 +120,9 @@ fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, 
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn to_event((internal_id, name, payload, received_at): (String, String, String, i64)) -> Result<EventRecord> {
+fn to_event(
+    (internal_id, name, payload, received_at): (String, String, String, i64),
+) -> Result<EventRecord> {
     Ok(EventRecord {
         internal_id,
         name,
@@ -115,13 +132,15 @@ fn to_event((internal_id, name, payload, received_at): (String, String, String, 
 }
 
 pub(crate) fn get_event(c: &Connection, internal_id: &str) -> Result<Option<EventRecord>> {
-    c.prepare_cached("SELECT internal_id, name, payload, received_at FROM events WHERE internal_id = ?1")
-        .map_err(unavailable)?
-        .query_row(params![internal_id], event_from_row)
-        .optional()
-        .map_err(unavailable)?
-        .map(to_event)
-        .transpose()
+    c.prepare_cached(
+        "SELECT internal_id, name, payload, received_at FROM events WHERE internal_id = ?1",
+    )
+    .map_err(unavailable)?
+    .query_row(params![internal_id], event_from_row)
+    .optional()
+    .map_err(unavailable)?
+    .map(to_event)
+    .transpose()
 }
 
 pub(crate) fn list_events(c: &Connection, query: &EventQuery) -> Result<Vec<EventRecord>> {
@@ -136,7 +155,13 @@ pub(crate) fn list_events(c: &Connection, query: &EventQuery) -> Result<Vec<Even
         .map_err(unavailable)?;
     let rows = statement
         .query_map(
-            params![query.name, query.received_after, query.received_before, query.cursor, limit],
+            params![
+                query.name,
+                query.received_after,
+                query.received_before,
+                query.cursor,
+                limit
+            ],
             event_from_row,
         )
         .map_err(unavailable)?
@@ -164,9 +189,13 @@ pub(crate) fn runs_for_event(c: &Connection, internal_id: &str) -> Result<Vec<Ru
 }
 
 pub(crate) fn get_run(c: &Connection, run_id: &str) -> Result<Option<RunRecord>> {
-    Ok(query_runs(c, &format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), params![run_id])?
-        .into_iter()
-        .next())
+    Ok(query_runs(
+        c,
+        &format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"),
+        params![run_id],
+    )?
+    .into_iter()
+    .next())
 }
 
 pub(crate) fn list_runs(c: &Connection, query: &RunQuery) -> Result<Vec<RunRecord>> {
@@ -232,7 +261,11 @@ pub(crate) fn jobs_for_run(c: &Connection, run_id: &str) -> Result<Vec<JobRecord
         let leased: Option<i64> = row.get(6).map_err(unavailable)?;
         jobs.push(JobRecord {
             job_id: row.get(0).map_err(unavailable)?,
-            kind: job_kind_from_columns(&kind, row.get(2).map_err(unavailable)?, row.get(3).map_err(unavailable)?)?,
+            kind: job_kind_from_columns(
+                &kind,
+                row.get(2).map_err(unavailable)?,
+                row.get(3).map_err(unavailable)?,
+            )?,
             attempt: row.get(4).map_err(unavailable)?,
             due_at: row.get(5).map_err(unavailable)?,
             leased: leased.is_some(),

@@ -66,7 +66,9 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn save_app_sync(&self, sync: AppSync) -> Result<()> {
-        self.writer.write(move |c| intake::save_app_sync(c, &sync)).await
+        self.writer
+            .write(move |c| intake::save_app_sync(c, &sync))
+            .await
     }
 
     async fn save_app_error(&self, url: &str, error: &str, at: UnixMillis) -> Result<()> {
@@ -84,13 +86,22 @@ impl Store for SqliteStore {
         self.read(reads::list_functions).await
     }
 
-    async fn accept_events(&self, events: Vec<NewEvent>, runs: Vec<NewRun>) -> Result<AcceptOutcome> {
+    async fn accept_events(
+        &self,
+        events: Vec<NewEvent>,
+        runs: Vec<NewRun>,
+    ) -> Result<AcceptOutcome> {
         self.writer
             .write(move |c| intake::accept_events(c, &events, &runs))
             .await
     }
 
-    async fn claim_due_jobs(&self, now: UnixMillis, limit: usize, lease_ms: i64) -> Result<Vec<ClaimedJob>> {
+    async fn claim_due_jobs(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedJob>> {
         self.writer
             .write(move |c| queue::claim_due_jobs(c, now, limit, lease_ms))
             .await
@@ -110,7 +121,9 @@ impl Store for SqliteStore {
     }
 
     async fn finish_attempt(&self, finish: AttemptFinish) -> Result<()> {
-        self.writer.write(move |c| queue::finish_attempt(c, &finish)).await
+        self.writer
+            .write(move |c| queue::finish_attempt(c, &finish))
+            .await
     }
 
     async fn get_event(&self, internal_id: &str) -> Result<Option<EventRecord>> {

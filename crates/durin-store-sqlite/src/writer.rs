@@ -57,11 +57,18 @@ impl Writer {
     }
 }
 
-fn in_savepoint<R>(connection: &Connection, write: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-    connection.execute_batch("SAVEPOINT write").map_err(unavailable)?;
+fn in_savepoint<R>(
+    connection: &Connection,
+    write: impl FnOnce(&Connection) -> Result<R>,
+) -> Result<R> {
+    connection
+        .execute_batch("SAVEPOINT write")
+        .map_err(unavailable)?;
     match write(connection) {
         Ok(value) => {
-            connection.execute_batch("RELEASE write").map_err(unavailable)?;
+            connection
+                .execute_batch("RELEASE write")
+                .map_err(unavailable)?;
             Ok(value)
         }
         Err(error) => {

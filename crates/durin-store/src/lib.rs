@@ -31,13 +31,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores events and the runs they start (each with its first job), in one durable commit. A run whose
     /// `(function_id, idempotency_key)` already exists is skipped.
-    async fn accept_events(&self, events: Vec<NewEvent>, runs: Vec<NewRun>) -> Result<AcceptOutcome>;
+    async fn accept_events(
+        &self,
+        events: Vec<NewEvent>,
+        runs: Vec<NewRun>,
+    ) -> Result<AcceptOutcome>;
 
     // --- queue ---
 
     /// Leases up to `limit` jobs due at `now`, until `now + lease_ms`. A job whose earlier lease expired is
     /// returned with `interrupted = true`: its attempt was in flight when an engine stopped.
-    async fn claim_due_jobs(&self, now: UnixMillis, limit: usize, lease_ms: i64) -> Result<Vec<ClaimedJob>>;
+    async fn claim_due_jobs(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedJob>>;
     /// The earliest due time of an unleased job, or of a lease's expiry.
     async fn next_wake_at(&self) -> Result<Option<UnixMillis>>;
     /// Expires every lease at once. For a single-process store at start-up: whatever was leased belonged to

@@ -1,1 +1,45 @@
-fn main() {}
+//! The `durin` binary: `durin dev` runs the engine; `send`, `runs` and `run` talk to a running one.
+
+mod cli;
+mod client;
+mod commands;
+mod dev;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Send(args) => commands::send(&cli.url, args).await,
+            Command::Runs(args) => commands::runs(&cli.url, args).await,
+            Command::Run(args) => commands::run(&cli.url, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            match error.downcast_ref::<cli::UsageError>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}

@@ -27,7 +27,12 @@ impl Answer {
 
     /// The op list of a 206, normalized for comparison with the TS captures.
     pub fn ops(&self) -> Value {
-        assert_eq!(self.status, StatusCode::PARTIAL_CONTENT, "body: {}", self.body);
+        assert_eq!(
+            self.status,
+            StatusCode::PARTIAL_CONTENT,
+            "body: {}",
+            self.body
+        );
         normalize_ops(self.body.clone())
     }
 

@@ -1,0 +1,57 @@
+//! `POST /e/{key}`: one event or an array; answered once the events are durable.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use durin_engine::{EVENT_MAX_BYTES, EVENTS_PER_REQUEST_MAX, Engine};
+use durin_protocol::SendEventsResponse;
+
+use crate::api_error::ApiError;
+
+/// A request body may hold a full batch of maximum-size events, up to this many bytes.
+pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+pub(crate) async fn send(
+    State(engine): State<Engine>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Response {
+    if key.trim().is_empty() {
+        return refuse(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "an event key is required in the path",
+        ));
+    }
+    let bytes = match axum::body::to_bytes(body, EVENT_BODY_MAX_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refuse(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is larger than {EVENT_BODY_MAX_BYTES} bytes (at most {EVENTS_PER_REQUEST_MAX} events of {EVENT_MAX_BYTES} bytes each)"
+                ),
+            ));
+        }
+    };
+    match engine.accept_event_body(&bytes).await {
+        Ok(ids) => Json(SendEventsResponse {
+            ids,
+            status: 200,
+            error: None,
+        })
+        .into_response(),
+        Err(error) => refuse(error.into()),
+    }
+}
+
+/// Event API errors keep Inngest's shape: `{"ids": [], "status": N, "error": "..."}`.
+fn refuse(error: ApiError) -> Response {
+    let body = SendEventsResponse {
+        ids: Vec::new(),
+        status: error.status.as_u16(),
+        error: Some(error.message),
+    };
+    (error.status, Json(body)).into_response()
+}

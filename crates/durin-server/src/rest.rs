@@ -1,0 +1,156 @@
+//! The `/v1` REST API.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use durin_core::RunStatus;
+use durin_engine::Engine;
+use durin_store::{EventQuery, RunQuery};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api_error::ApiError;
+use crate::views;
+
+pub(crate) fn routes() -> Router<Engine> {
+    Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(get_event))
+        .route("/events/{id}/runs", get(event_runs))
+        .route("/runs", get(list_runs))
+        .route("/runs/{id}", get(get_run))
+        .route("/runs/{id}/attempts", get(run_attempts))
+        .route("/runs/{id}/jobs", get(run_jobs))
+        .route("/apps", get(list_apps))
+        .route("/functions", get(list_functions))
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn ok(data: impl serde::Serialize) -> ApiResult {
+    Ok(Json(views::wrapped(data, now())))
+}
+
+/// Accepts RFC 3339 or Unix milliseconds; names the parameter when neither fits.
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ms) = value.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    value
+        .parse::<jiff::Timestamp>()
+        .map(|ts| Some(ts.as_millisecond()))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "`{name}` must be an RFC 3339 time or Unix milliseconds"
+            ))
+        })
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsParams {
+    name: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+    received_after: Option<String>,
+    received_before: Option<String>,
+}
+
+async fn list_events(
+    State(engine): State<Engine>,
+    Query(params): Query<EventsParams>,
+) -> ApiResult {
+    let query = EventQuery {
+        name: params.name,
+        cursor: params.cursor,
+        limit: params.limit.unwrap_or(100),
+        received_after: time_param("received_after", params.received_after.as_deref())?,
+        received_before: time_param("received_before", params.received_before.as_deref())?,
+    };
+    let events = engine.store().list_events(query).await?;
+    ok(events.iter().map(views::event).collect::<Vec<_>>())
+}
+
+async fn get_event(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let event = engine
+        .store()
+        .get_event(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
+    ok(views::event(&event))
+}
+
+async fn event_runs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let runs = engine.store().runs_for_event(&id).await?;
+    ok(runs.iter().map(views::run).collect::<Vec<_>>())
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsParams {
+    status: Option<String>,
+    function_id: Option<String>,
+    since: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(State(engine): State<Engine>, Query(params): Query<RunsParams>) -> ApiResult {
+    let status = params
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<RunStatus>())
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request("`status` must be one of Running, Completed, Failed, Cancelled")
+        })?;
+    let query = RunQuery {
+        status,
+        function_id: params.function_id,
+        started_after: time_param("since", params.since.as_deref())?,
+        limit: params.limit.unwrap_or(100),
+    };
+    let runs = engine.store().list_runs(query).await?;
+    ok(runs.iter().map(views::run).collect::<Vec<_>>())
+}
+
+async fn get_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let run = engine
+        .store()
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
+    ok(views::run(&run))
+}
+
+async fn run_attempts(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    if engine.store().get_run(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("run {id} not found")));
+    }
+    let attempts = engine.store().attempts_for_run(&id).await?;
+    ok(attempts.iter().map(views::attempt).collect::<Vec<_>>())
+}
+
+async fn run_jobs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let jobs = engine.store().jobs_for_run(&id).await?;
+    ok(jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| views::job(j, i))
+        .collect::<Vec<_>>())
+}
+
+async fn list_apps(State(engine): State<Engine>) -> ApiResult {
+    let apps = engine.store().list_apps().await?;
+    ok(apps.iter().map(views::app).collect::<Vec<_>>())
+}
+
+async fn list_functions(State(engine): State<Engine>) -> ApiResult {
+    let functions = engine.store().list_functions().await?;
+    ok(functions.iter().map(views::function).collect::<Vec<_>>())
+}
