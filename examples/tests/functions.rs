@@ -29,32 +29,20 @@ async fn call(slug: &str, data: Value, steps: Value, attempt: u32) -> Answer {
     let request = Request::post(format!("/api/inngest?fnId=retries-doc-{slug}&stepId=step"))
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app().oneshot(request).await.unwrap();
+        .expect("request");
+    let response = app().oneshot(request).await.expect("infallible");
     let status = response.status();
     let retry_after = response
         .headers()
         .get("retry-after")
-        .map(|value| value.to_str().unwrap().to_owned());
+        .map(|value| value.to_str().expect("ascii").to_owned());
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap();
+        .expect("body");
     Answer {
         status,
         retry_after,
-        body: serde_json::from_slice(&bytes).unwrap(),
-    }
-}
-
-fn hash(id: &str) -> String {
-    durin_protocol_hash(id)
-}
-
-/// sha1 of the step id, via the SDK's own answers (the examples do not depend on durin-protocol).
-fn durin_protocol_hash(id: &str) -> String {
-    match id {
-        "get-data" => "4a4f05d5d4d1eab9e1c5d0ca7a3a6bb02d1e0eb8".to_owned(),
-        _ => unreachable!(),
+        body: serde_json::from_slice(&bytes).expect("JSON body"),
     }
 }
 
@@ -87,5 +75,40 @@ async fn sync_systems_runs_its_steps_in_order() {
     let saved = call("sync-systems", failures, memo, 4).await;
     assert_eq!(saved.body[0]["op"], "StepRun");
     assert_eq!(saved.body[0]["data"], 3);
-    let _ = hash;
+}
+
+#[tokio::test]
+async fn user_weekly_digest_stops_for_an_unknown_user() {
+    let unknown = json!({"user_id": "nobody"});
+    let first = call("user-weekly-digest", unknown.clone(), json!({}), 0).await;
+    assert_eq!(first.body[0]["op"], "StepError");
+    assert_eq!(first.body[0]["error"]["name"], "UserNotFoundError");
+
+    // Once the step has failed for good, the engine hands its error back: the function stops the run.
+    let get_email = first.body[0]["id"].as_str().unwrap().to_owned();
+    let memo = json!({get_email: {"error": first.body[0]["error"].clone()}});
+    let stopped = call("user-weekly-digest", unknown, memo, 0).await;
+    assert_eq!(stopped.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stopped.body["name"], "NonRetriableError");
+
+    let known = call(
+        "user-weekly-digest",
+        json!({"user_id": "user_1"}),
+        json!({}),
+        0,
+    )
+    .await;
+    assert_eq!(known.body[0]["op"], "StepRun");
+    assert_eq!(known.body[0]["data"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn send_welcome_notification_asks_to_retry_in_three_seconds() {
+    let first = call("send-welcome-notification", json!({}), json!({}), 0).await;
+    assert_eq!(first.body[0]["op"], "StepError");
+    assert_eq!(first.body[0]["error"]["name"], "RetryAfterError");
+    assert_eq!(first.retry_after.as_deref(), Some("3"));
+    let second = call("send-welcome-notification", json!({}), json!({}), 1).await;
+    assert_eq!(second.body[0]["op"], "StepRun");
+    assert_eq!(second.body[0]["data"], json!({"delivered": true}));
 }

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::step::Step;
 
 /// What a handler receives: the triggering event(s), the attempt counter and the step tools.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Context {
     /// The first triggering event.
@@ -172,5 +172,48 @@ impl Function {
             steps: [(durin_protocol::DISCOVERY_STEP_ID.to_owned(), step)].into(),
             extra: serde_json::Map::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_handler_friendly<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn context_and_step_move_into_tasks() {
+        assert_handler_friendly::<Context>();
+        assert_handler_friendly::<Step>();
+        assert_handler_friendly::<Function>();
+    }
+
+    #[test]
+    fn definition_without_retries_sends_none() {
+        let function = Function::new("f").trigger_event("a/b");
+        let def = function.definition("app", "http://h/api/inngest");
+        assert_eq!(def.id, "app-f");
+        assert_eq!(def.name, "f");
+        let step = def
+            .main_step()
+            .map(|step| (step.runtime.url.clone(), step.retries));
+        assert_eq!(
+            step,
+            Some((
+                "http://h/api/inngest?fnId=app-f&stepId=step".to_owned(),
+                None
+            ))
+        );
+        let with_query = function.retries(0).definition("app", "http://h/x?k=1");
+        let step = with_query
+            .main_step()
+            .map(|step| (step.runtime.url.clone(), step.retries));
+        assert_eq!(
+            step,
+            Some((
+                "http://h/x?k=1&fnId=app-f&stepId=step".to_owned(),
+                Some(RetriesDef { attempts: 0 })
+            ))
+        );
     }
 }

@@ -28,6 +28,12 @@ pub struct Step {
     state: Arc<ExecState>,
 }
 
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Step").finish_non_exhaustive()
+    }
+}
+
 /// What kind of op a new step turns into.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FoundKind {

@@ -351,3 +351,39 @@ async fn use_api_requests_load_the_state_from_the_engine() {
         ]
     );
 }
+
+#[tokio::test]
+async fn served_over_a_real_socket() {
+    let engine = MockEngine::start(StatusCode::OK, json!({"ok": true, "modified": true})).await;
+    let router = serve(Client::with_base_url(common::APP, &engine.url), functions());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let serve_url = format!("http://{}/api/inngest", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let http = reqwest::Client::new();
+    let get = http.get(&serve_url).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert!(get.headers().contains_key("x-inngest-sdk"));
+
+    // The engine's sync: a PUT without body; the SDK derives its URL from Host and path.
+    let put = http
+        .put(&serve_url)
+        .header("x-inngest-server-kind", "dev")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(engine.received()[0].body["url"], serve_url.as_str());
+
+    let body = Call::new("probe/two", json!({})).body("step");
+    let post = http
+        .post(format!(
+            "{serve_url}?fnId=probe-ts-app-two-steps&stepId=step"
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    assert_eq!(post.json::<serde_json::Value>().await.unwrap(), json!("ok"));
+}

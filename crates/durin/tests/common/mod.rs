@@ -1,0 +1,47 @@
+//! Shared set-up for the integration tests: a real `durin dev` process and a Rust SDK app served on
+//! loopback, synced with `-u`.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use durin_sdk::{Client, Function, serve};
+use durin_testkit::{EngineOptions, EngineProcess, ServedApp, free_port, serve_app};
+
+pub(crate) const APP: &str = "test-app";
+/// Long enough for a debug build under load; the tests stop as soon as a run ends.
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) struct Harness {
+    pub(crate) engine: EngineProcess,
+    pub(crate) app: ServedApp,
+}
+
+/// Starts an app serving `functions` and an engine that syncs it, with extra engine flags.
+pub(crate) async fn start(functions: Vec<Function>, args: &[&str]) -> Harness {
+    let port = free_port().expect("free port");
+    let client = Client::with_base_url(APP, format!("http://127.0.0.1:{port}"));
+    let app = serve_app(serve(client, functions)).await.expect("serve the app");
+    let options = EngineOptions {
+        sdk_urls: vec![app.serve_url()],
+        args: args.iter().map(|a| a.to_string()).collect(),
+        port: Some(port),
+    };
+    let engine = EngineProcess::start(env!("CARGO_BIN_EXE_durin"), options)
+        .await
+        .expect("start the engine");
+    engine
+        .wait_for_app(&app.serve_url(), Duration::from_secs(20))
+        .await
+        .expect("the app syncs");
+    Harness { engine, app }
+}
+
+/// Attempts the engine recorded for a step (by its user id), as (attempt, outcome).
+pub(crate) fn step_attempts(attempts: &[serde_json::Value], step: &str) -> Vec<(u64, String)> {
+    attempts
+        .iter()
+        .filter(|a| a["step_name"] == step)
+        .map(|a| (a["attempt"].as_u64().unwrap_or(u64::MAX), a["outcome"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
