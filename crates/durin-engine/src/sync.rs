@@ -110,10 +110,10 @@ pub(crate) async fn run(engine: Engine) {
     loop {
         let mut urls: BTreeSet<String> = config.sdk_urls.iter().cloned().collect();
         urls.extend(discovered.iter().cloned());
-        if config.poll_interval.is_some() {
-            if let Ok(apps) = engine.store().list_apps().await {
-                urls.extend(apps.into_iter().map(|a| a.url));
-            }
+        if config.poll_interval.is_some()
+            && let Ok(apps) = engine.store().list_apps().await
+        {
+            urls.extend(apps.into_iter().map(|a| a.url));
         }
         if config.discovery {
             for url in engine.discover().await {

@@ -17,8 +17,6 @@ pub struct EngineOptions {
     pub port: Option<u16>,
 }
 
-
-
 /// A real `durin dev` process with its own store directory. Killed (SIGKILL) when dropped.
 pub struct EngineProcess {
     binary: PathBuf,
@@ -69,7 +67,11 @@ impl EngineProcess {
         for url in &self.options.sdk_urls {
             command.args(["-u", url]);
         }
-        self.child = Some(command.spawn().with_context(|| format!("starting {}", self.binary.display()))?);
+        self.child = Some(
+            command
+                .spawn()
+                .with_context(|| format!("starting {}", self.binary.display()))?,
+        );
         self.wait_ready().await
     }
 
@@ -88,7 +90,10 @@ impl EngineProcess {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("the engine did not answer within 20 s; log:\n{}", self.log())
+        bail!(
+            "the engine did not answer within 20 s; log:\n{}",
+            self.log()
+        )
     }
 
     pub fn url(&self) -> String {
@@ -123,23 +128,37 @@ impl EngineProcess {
     }
 
     pub async fn post_event(&self, event: &Value) -> anyhow::Result<(u16, Value)> {
-        let response = self.http.post(format!("{}/e/test-key", self.url())).json(event).send().await?;
+        let response = self
+            .http
+            .post(format!("{}/e/test-key", self.url()))
+            .json(event)
+            .send()
+            .await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
     /// Sends one event and returns its id.
     pub async fn send(&self, name: &str, data: Value) -> anyhow::Result<String> {
-        let (status, body) = self.post_event(&json!({ "name": name, "data": data })).await?;
+        let (status, body) = self
+            .post_event(&json!({ "name": name, "data": data }))
+            .await?;
         if status != 200 {
             bail!("sending {name} answered {status}: {body}");
         }
-        body["ids"][0].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no id in {body}"))
+        body["ids"][0]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no id in {body}"))
     }
 
     /// GETs a path and returns the JSON body with its status.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self.http.get(format!("{}{path}", self.url())).send().await?;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
@@ -163,7 +182,11 @@ impl EngineProcess {
     }
 
     /// Waits until the event's only run has ended, and returns it.
-    pub async fn wait_for_run_end(&self, event_id: &str, timeout: Duration) -> anyhow::Result<Value> {
+    pub async fn wait_for_run_end(
+        &self,
+        event_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let runs = self.runs_of_event(event_id).await?;
@@ -173,7 +196,10 @@ impl EngineProcess {
                 return Ok(run.clone());
             }
             if Instant::now() > deadline {
-                bail!("no run of event {event_id} ended within {timeout:?}: {runs:?}; log:\n{}", self.log());
+                bail!(
+                    "no run of event {event_id} ended within {timeout:?}: {runs:?}; log:\n{}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -193,7 +219,10 @@ impl EngineProcess {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the app {url} did not sync within {timeout:?}: {apps}; log:\n{}", self.log());
+                bail!(
+                    "the app {url} did not sync within {timeout:?}: {apps}; log:\n{}",
+                    self.log()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

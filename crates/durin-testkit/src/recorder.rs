@@ -36,13 +36,25 @@ impl Recorder {
 
     /// The attempts seen for `what`, in order.
     pub fn attempts(&self, what: &str) -> Vec<u32> {
-        self.all().into_iter().filter(|s| s.what == what).map(|s| s.attempt).collect()
+        self.all()
+            .into_iter()
+            .filter(|s| s.what == what)
+            .map(|s| s.attempt)
+            .collect()
     }
 
     /// The gaps between consecutive observations of `what`, in seconds.
     pub fn gaps(&self, what: &str) -> Vec<f64> {
-        let times: Vec<Instant> = self.all().into_iter().filter(|s| s.what == what).map(|s| s.at).collect();
-        times.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect()
+        let times: Vec<Instant> = self
+            .all()
+            .into_iter()
+            .filter(|s| s.what == what)
+            .map(|s| s.at)
+            .collect();
+        times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect()
     }
 
     pub fn count(&self, what: &str) -> usize {

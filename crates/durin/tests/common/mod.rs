@@ -21,7 +21,9 @@ pub(crate) struct Harness {
 pub(crate) async fn start(functions: Vec<Function>, args: &[&str]) -> Harness {
     let port = free_port().expect("free port");
     let client = Client::with_base_url(APP, format!("http://127.0.0.1:{port}"));
-    let app = serve_app(serve(client, functions)).await.expect("serve the app");
+    let app = serve_app(serve(client, functions))
+        .await
+        .expect("serve the app");
     let options = EngineOptions {
         sdk_urls: vec![app.serve_url()],
         args: args.iter().map(|a| a.to_string()).collect(),
@@ -42,6 +44,11 @@ pub(crate) fn step_attempts(attempts: &[serde_json::Value], step: &str) -> Vec<(
     attempts
         .iter()
         .filter(|a| a["step_name"] == step)
-        .map(|a| (a["attempt"].as_u64().unwrap_or(u64::MAX), a["outcome"].as_str().unwrap_or("").to_owned()))
+        .map(|a| {
+            (
+                a["attempt"].as_u64().unwrap_or(u64::MAX),
+                a["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect()
 }
