@@ -23,6 +23,8 @@ pub struct EngineProcess {
     options: EngineOptions,
     data_dir: TempDir,
     port: u16,
+    /// Seconds between app re-syncs; None passes `--no-poll`.
+    poll_interval: Option<u64>,
     child: Option<Child>,
     http: reqwest::Client,
 }
@@ -30,15 +32,34 @@ pub struct EngineProcess {
 impl EngineProcess {
     /// Starts `binary dev` on a free port and waits until it answers.
     pub async fn start(binary: impl AsRef<Path>, options: EngineOptions) -> anyhow::Result<Self> {
+        Self::launch(binary.as_ref(), options, None).await
+    }
+
+    /// Like [`EngineProcess::start`], but with app polling on: no `--no-poll`, and
+    /// `--poll-interval poll_interval_secs` (at least 1), so known apps are re-synced on every poll.
+    pub async fn start_polling(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+        poll_interval_secs: u64,
+    ) -> anyhow::Result<Self> {
+        Self::launch(binary.as_ref(), options, Some(poll_interval_secs)).await
+    }
+
+    async fn launch(
+        binary: &Path,
+        options: EngineOptions,
+        poll_interval: Option<u64>,
+    ) -> anyhow::Result<Self> {
         let port = match options.port {
             Some(port) => port,
             None => free_port()?,
         };
         let mut engine = Self {
-            binary: binary.as_ref().to_owned(),
+            binary: binary.to_owned(),
             options,
             data_dir: tempfile::tempdir()?,
             port,
+            poll_interval,
             child: None,
             http: reqwest::Client::new(),
         };
@@ -56,7 +77,6 @@ impl EngineProcess {
             .arg("dev")
             .args(["--port", &self.port.to_string()])
             .arg("--no-discovery")
-            .arg("--no-poll")
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.options.args)
@@ -64,6 +84,10 @@ impl EngineProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        match self.poll_interval {
+            Some(secs) => command.args(["--poll-interval", &secs.to_string()]),
+            None => command.arg("--no-poll"),
+        };
         for url in &self.options.sdk_urls {
             command.args(["-u", url]);
         }
@@ -136,6 +160,31 @@ impl EngineProcess {
             .await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// POSTs `body` as it is, with `content_type`, to `path`; returns the status and the JSON answer
+    /// (Null when the answer is not JSON).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url()))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// POSTs a JSON value to `path`; returns the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.post_raw(path, "application/json", serde_json::to_vec(body)?)
+            .await
     }
 
     /// Sends one event and returns its id.

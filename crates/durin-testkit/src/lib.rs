@@ -7,6 +7,6 @@ mod app;
 mod engine;
 mod recorder;
 
-pub use app::{ServedApp, serve_app};
+pub use app::{RouterSwitch, ServedApp, serve_app, serve_app_on};
 pub use engine::{EngineOptions, EngineProcess, free_port};
 pub use recorder::{Recorder, Seen};
