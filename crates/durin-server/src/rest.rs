@@ -1,5 +1,6 @@
 //! The `/v1` REST API.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -53,6 +54,16 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> 
         })
 }
 
+/// Query parameters that do not parse are a JSON 400 naming the parameter, like every other API error.
+fn params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(params)| params).map_err(|rejection| {
+        ApiError::bad_request(format!(
+            "invalid query parameters: {}",
+            rejection.body_text()
+        ))
+    })
+}
+
 #[derive(Debug, Deserialize)]
 struct EventsParams {
     name: Option<String>,
@@ -64,8 +75,9 @@ struct EventsParams {
 
 async fn list_events(
     State(engine): State<Engine>,
-    Query(params): Query<EventsParams>,
+    query: Result<Query<EventsParams>, QueryRejection>,
 ) -> ApiResult {
+    let params = params(query)?;
     let query = EventQuery {
         name: params.name,
         cursor: params.cursor,
@@ -99,7 +111,11 @@ struct RunsParams {
     limit: Option<usize>,
 }
 
-async fn list_runs(State(engine): State<Engine>, Query(params): Query<RunsParams>) -> ApiResult {
+async fn list_runs(
+    State(engine): State<Engine>,
+    query: Result<Query<RunsParams>, QueryRejection>,
+) -> ApiResult {
+    let params = params(query)?;
     let status = params
         .status
         .as_deref()

@@ -5,6 +5,8 @@
 //! so a crash at any point leaves either all of it or none. No transaction handle crosses this trait, and
 //! no driver error type appears in it.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod records;
 

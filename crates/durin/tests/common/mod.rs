@@ -52,3 +52,46 @@ pub(crate) fn step_attempts(attempts: &[serde_json::Value], step: &str) -> Vec<(
         })
         .collect()
 }
+
+/// Like [`start`], with the app served under `app_id` (function ids are `<app_id>-<slug>`).
+pub(crate) async fn start_as(app_id: &str, functions: Vec<Function>, args: &[&str]) -> Harness {
+    let port = free_port().expect("free port");
+    let client = Client::with_base_url(app_id, format!("http://127.0.0.1:{port}"));
+    let app = serve_app(serve(client, functions))
+        .await
+        .expect("serve the app");
+    let options = EngineOptions {
+        sdk_urls: vec![app.serve_url()],
+        args: args.iter().map(|a| a.to_string()).collect(),
+        port: Some(port),
+    };
+    let engine = EngineProcess::start(env!("CARGO_BIN_EXE_durin"), options)
+        .await
+        .expect("start the engine");
+    engine
+        .wait_for_app(&app.serve_url(), Duration::from_secs(20))
+        .await
+        .expect("the app syncs");
+    Harness { engine, app }
+}
+
+/// Asserts an error answer: the status, and that its JSON `error` text contains every one of `needles`.
+#[track_caller]
+pub(crate) fn assert_json_error(
+    what: &str,
+    answer: &(u16, serde_json::Value),
+    status: u16,
+    needles: &[&str],
+) {
+    let (got, body) = answer;
+    assert_eq!(*got, status, "{what}: status {got}, body {body}");
+    let error = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no JSON `error` text in {body}"));
+    for needle in needles {
+        assert!(
+            error.contains(needle),
+            "{what}: the error {error:?} does not mention {needle:?}"
+        );
+    }
+}
