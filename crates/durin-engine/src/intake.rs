@@ -16,18 +16,32 @@ const RESERVED_PREFIX: &str = "inngest/";
 
 impl Engine {
     /// Accepts the body of `POST /e/{key}`: one event or an array. Returns the internal ids, in order, once
-    /// the events and the runs they start are durable.
-    pub async fn accept_event_body(&self, body: &[u8]) -> Result<Vec<String>, EngineError> {
+    /// the events and the runs they start are durable. `id_seed` is the SDKs' `x-inngest-event-id-seed`
+    /// header: with it, a re-sent request gets the same ids and starts no second run.
+    pub async fn accept_event_body(
+        &self,
+        body: &[u8],
+        id_seed: Option<&str>,
+    ) -> Result<Vec<String>, EngineError> {
         let events = parse_events(body)?;
-        self.accept_events(events).await
+        self.accept_events(events, id_seed).await
     }
 
     /// Accepts already-parsed event objects (validated here all the same).
-    pub async fn accept_events(&self, events: Vec<Value>) -> Result<Vec<String>, EngineError> {
+    pub async fn accept_events(
+        &self,
+        events: Vec<Value>,
+        id_seed: Option<&str>,
+    ) -> Result<Vec<String>, EngineError> {
         let now = self.now();
+        let seed = id_seed.and_then(IdSeed::parse);
         let mut accepted = Vec::with_capacity(events.len());
         for (index, event) in events.into_iter().enumerate() {
-            accepted.push(normalize(index, event, now)?);
+            let internal_id = match &seed {
+                Some(seed) => seed.id_for(index),
+                None => Ulid::generate(),
+            };
+            accepted.push(normalize(index, event, now, internal_id.to_string())?);
         }
         let functions = self.functions();
         let runs = accepted
@@ -67,7 +81,12 @@ pub(crate) fn parse_events(body: &[u8]) -> Result<Vec<Value>, IntakeError> {
 }
 
 /// Checks one event and gives it its internal id, `id`, `ts`, and empty `data`/`user` where missing.
-fn normalize(index: usize, event: Value, now: i64) -> Result<NewEvent, IntakeError> {
+fn normalize(
+    index: usize,
+    event: Value,
+    now: i64,
+    internal_id: String,
+) -> Result<NewEvent, IntakeError> {
     let invalid = |message: &str| IntakeError::Invalid {
         index,
         message: message.to_owned(),
@@ -127,7 +146,6 @@ fn normalize(index: usize, event: Value, now: i64) -> Result<NewEvent, IntakeErr
         }
     };
     object.insert("ts".into(), Value::from(ts));
-    let internal_id = Ulid::generate().to_string();
     match object.get("id") {
         None | Some(Value::Null) => {
             object.insert("id".into(), Value::String(internal_id.clone()));
@@ -169,13 +187,57 @@ pub(crate) fn runs_for(functions: &[FunctionConfig], event: &NewEvent, now: i64)
         .collect()
 }
 
+/// The SDKs' `x-inngest-event-id-seed`: `<unix ms>,<base64 of 10 random bytes>`. The i-th event of the
+/// request gets the ULID of that time and entropy, with the entropy's last 4 bytes advanced by i + 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdSeed {
+    millis: u64,
+    entropy: [u8; 10],
+}
+
+impl IdSeed {
+    pub(crate) fn parse(header: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let (millis, entropy) = header.split_once(',')?;
+        let millis: u64 = millis.trim().parse().ok()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(entropy.trim())
+            .ok()?;
+        Some(Self {
+            millis,
+            entropy: bytes.try_into().ok()?,
+        })
+    }
+
+    pub(crate) fn id_for(&self, index: usize) -> Ulid {
+        let mut entropy = self.entropy;
+        let tail = u32::from_be_bytes([entropy[6], entropy[7], entropy[8], entropy[9]]);
+        let advanced = tail.wrapping_add(u32::try_from(index + 1).unwrap_or(u32::MAX));
+        entropy[6..].copy_from_slice(&advanced.to_be_bytes());
+        let mut random = [0u8; 16];
+        random[6..].copy_from_slice(&entropy);
+        Ulid::from_parts(self.millis, u128::from_be_bytes(random))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn one(value: Value) -> Result<NewEvent, IntakeError> {
-        normalize(0, value, 1_000)
+        normalize(0, value, 1_000, Ulid::generate().to_string())
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_ids_every_time_and_different_ids_per_event() {
+        let seed = IdSeed::parse("1795888090200,Md03N+47h7wl6A==").unwrap();
+        let again = IdSeed::parse("1795888090200,Md03N+47h7wl6A==").unwrap();
+        assert_eq!(seed.id_for(0), again.id_for(0));
+        assert_ne!(seed.id_for(0), seed.id_for(1));
+        assert_eq!(seed.id_for(0).timestamp_ms(), 1795888090200);
+        assert_eq!(IdSeed::parse("nonsense"), None);
+        assert_eq!(IdSeed::parse("12,AAAA"), None, "entropy must be 10 bytes");
     }
 
     #[test]

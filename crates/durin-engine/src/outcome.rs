@@ -194,7 +194,17 @@ impl Planner<'_> {
                         .as_ref()
                         .map(|e| json!(e))
                         .unwrap_or_else(|| json!({}));
-                    outcome = AttemptOutcome::NonRetriable;
+                    // The SDKs also send StepFailed for an ordinary error on the job's last attempt: that
+                    // attempt is recorded as the error it was (its budget is spent), not as non-retriable.
+                    let last_attempt =
+                        self.job.attempt.saturating_add(1) >= self.job.policy.max_attempts();
+                    let non_retriable_error =
+                        step_error.get("name").and_then(Value::as_str) == Some("NonRetriableError");
+                    outcome = if last_attempt && !non_retriable_error {
+                        AttemptOutcome::Error
+                    } else {
+                        AttemptOutcome::NonRetriable
+                    };
                     error = Some(step_error.clone());
                     memos.push(memo_of(op, json!({ "error": step_error })));
                     discovery_at.get_or_insert(self.now);

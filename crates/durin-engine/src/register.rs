@@ -186,7 +186,7 @@ mod tests {
         );
         let error = to_app_sync(
             &request(&function(
-                r#"[{"event":"a","expression":"event.data.x > 1"}]"#,
+                r#"[{"event":"a","expression":"event.data.x >"}]"#,
                 "",
             )),
             1,

@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use durin_engine::{EVENT_MAX_BYTES, EVENTS_PER_REQUEST_MAX, Engine};
-use durin_protocol::SendEventsResponse;
+use durin_protocol::{SendEventsResponse, headers};
 
 use crate::api_error::ApiError;
 
@@ -16,6 +16,7 @@ pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
 pub(crate) async fn send(
     State(engine): State<Engine>,
     Path(key): Path<String>,
+    request_headers: HeaderMap,
     body: Body,
 ) -> Response {
     if key.trim().is_empty() {
@@ -35,7 +36,10 @@ pub(crate) async fn send(
             ));
         }
     };
-    match engine.accept_event_body(&bytes).await {
+    let seed = request_headers
+        .get(headers::EVENT_ID_SEED)
+        .and_then(|v| v.to_str().ok());
+    match engine.accept_event_body(&bytes, seed).await {
         Ok(ids) => Json(SendEventsResponse {
             ids,
             status: 200,

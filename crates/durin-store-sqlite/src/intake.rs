@@ -69,7 +69,8 @@ pub(crate) fn accept_events(
 pub(crate) fn insert_events(c: &Connection, events: &[NewEvent]) -> Result<()> {
     let mut insert = c
         .prepare_cached(
-            "INSERT INTO events (internal_id, name, payload, received_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO events (internal_id, name, payload, received_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (internal_id) DO NOTHING",
         )
         .map_err(unavailable)?;
     for event in events {

@@ -31,7 +31,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- intake ---
 
-    /// Stores events and the runs they start (each with its first job), in one durable commit. A run whose
+    /// Stores events and the runs they start (each with its first job), in one durable commit. An event
+    /// whose internal id is already stored is kept as it was (a re-sent request); a run whose
     /// `(function_id, idempotency_key)` already exists is skipped.
     async fn accept_events(
         &self,
