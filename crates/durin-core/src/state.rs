@@ -45,7 +45,7 @@ impl std::str::FromStr for RunStatus {
     }
 }
 
-/// What one job asks of the app.
+/// What one job asks of the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
@@ -53,6 +53,20 @@ pub enum JobKind {
     Discovery,
     /// Execute one planned step (`stepId=<hashed id>`).
     Step { step_id: String, name: String },
+    /// A step's wait (`waitForEvent`, `invoke`) ran out: resume the run without calling the app.
+    Timeout { step_id: String, name: String },
+}
+
+impl JobKind {
+    /// The hashed id and user id of the step the job is about, if any.
+    pub fn step(&self) -> Option<(&str, &str)> {
+        match self {
+            JobKind::Discovery => None,
+            JobKind::Step { step_id, name } | JobKind::Timeout { step_id, name } => {
+                Some((step_id, name))
+            }
+        }
+    }
 }
 
 /// How one attempt ended (retries.md R10).

@@ -37,8 +37,8 @@ pub(crate) enum ReplyKind {
 impl Engine {
     pub(crate) async fn call_app(&self, job: &ClaimedJob, state: &RunState, url: &str) -> AppReply {
         let step_id = match &job.kind {
-            JobKind::Discovery => durin_protocol::DISCOVERY_STEP_ID,
             JobKind::Step { step_id, .. } => step_id.as_str(),
+            JobKind::Discovery | JobKind::Timeout { .. } => durin_protocol::DISCOVERY_STEP_ID,
         };
         let request = call_request(job, state, step_id);
         let url = match call_url(url, &state.run.function_id, step_id) {

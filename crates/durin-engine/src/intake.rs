@@ -49,9 +49,13 @@ impl Engine {
             .flat_map(|event| runs_for(&functions, event, now))
             .collect::<Vec<_>>();
         let ids = accepted.iter().map(|e| e.internal_id.clone()).collect();
-        let starts_runs = !runs.is_empty();
-        self.inner.store.accept_events(accepted, runs).await?;
-        if starts_runs {
+        let resolutions = self.resolutions_for(&accepted).await?;
+        let starts_work = !runs.is_empty() || !resolutions.is_empty();
+        self.inner
+            .store
+            .accept_events_resolving(accepted, runs, resolutions)
+            .await?;
+        if starts_work {
             self.wake_scheduler();
         }
         Ok(ids)

@@ -17,6 +17,7 @@ mod register;
 mod scheduler;
 mod sync;
 mod system_events;
+mod waits;
 
 pub use clock::SystemClock;
 pub use config::EngineConfig;

@@ -4,7 +4,8 @@
 use durin_core::{AttemptOutcome, Decision, FailedAttempt, JobKind, RunStatus, decide};
 use durin_protocol::{OpCode, Operation};
 use durin_store::{
-    AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, RunFinal, RunState, StepMemo,
+    AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, PauseResolution, RunFinal,
+    RunState, StepMemo,
 };
 use serde_json::{Value, json};
 use ulid::Ulid;
@@ -13,6 +14,7 @@ use crate::duration::sleep_until;
 use crate::engine::Engine;
 use crate::executor::{AppReply, ReplyKind, error_object};
 use crate::system_events;
+use crate::waits;
 
 /// Largest step output stored; a bigger one fails the step for good with a clear error.
 pub(crate) const STEP_OUTPUT_MAX_BYTES: usize = 4 * 1024 * 1024;
@@ -26,11 +28,11 @@ struct StepRef {
 
 impl StepRef {
     fn of_job(job: &ClaimedJob) -> Self {
-        match &job.kind {
-            JobKind::Discovery => Self::default(),
-            JobKind::Step { step_id, name } => Self {
-                id: Some(step_id.clone()),
-                name: Some(name.clone()),
+        match job.kind.step() {
+            None => Self::default(),
+            Some((step_id, name)) => Self {
+                id: Some(step_id.to_owned()),
+                name: Some(name.to_owned()),
             },
         }
     }
@@ -122,7 +124,22 @@ impl Planner<'_> {
             finish_run: None,
             emit_events: Vec::new(),
             start_runs: Vec::new(),
+            pauses: Vec::new(),
+            resolve_pauses: Vec::new(),
         }
+    }
+
+    /// A wait ran out (`JobKind::Timeout`): the step resumes with its timeout memo, unless an event ended
+    /// the wait first. The app is not called.
+    pub(crate) fn timed_out(&self) -> AttemptFinish {
+        let record = self.record(StepRef::of_job(self.job), AttemptOutcome::Ok, None, None);
+        let mut finish = self.base(record, JobUpdate::Remove);
+        finish.resolve_pauses.push(PauseResolution {
+            pause_id: self.job.job_id.clone(),
+            memo: None,
+            discovery: self.discovery(self.now),
+        });
+        finish
     }
 
     fn completed(&self, output: Value) -> AttemptFinish {
@@ -158,9 +175,12 @@ impl Planner<'_> {
 
         let mut memos = Vec::new();
         let mut enqueue = Vec::new();
+        let mut pauses = Vec::new();
+        let mut invoked = Vec::new();
         let mut discovery_at = None;
         let mut run_output = None;
         let mut unsupported = None;
+        let mut invalid_wait = None;
         let mut outcome = AttemptOutcome::Ok;
         let mut step = StepRef::of_job(self.job);
         let mut error = None;
@@ -234,10 +254,29 @@ impl Planner<'_> {
                 }
                 OpCode::RunComplete => run_output = Some(op.data.clone().unwrap_or(Value::Null)),
                 OpCode::None => {}
-                OpCode::WaitForEvent
-                | OpCode::InvokeFunction
-                | OpCode::Unknown
-                | OpCode::StepError => {
+                OpCode::WaitForEvent | OpCode::InvokeFunction => {
+                    step = StepRef::of_op(op);
+                    let template = self.discovery(self.now);
+                    let wait = if op.op == OpCode::WaitForEvent {
+                        waits::wait_for_event(op, &self.job.run_id, &template, self.now)
+                    } else {
+                        waits::invoke(
+                            op,
+                            &self.job.run_id,
+                            &template,
+                            &self.engine.functions(),
+                            self.now,
+                        )
+                    };
+                    match wait {
+                        Ok(wait) => {
+                            pauses.push(wait.pause);
+                            invoked.extend(wait.invoke);
+                        }
+                        Err(message) => invalid_wait = Some(message),
+                    }
+                }
+                OpCode::Unknown | OpCode::StepError => {
                     unsupported = Some(format!(
                         "operation {:?} is not supported by this engine yet",
                         op.op
@@ -254,11 +293,25 @@ impl Planner<'_> {
             return self.failure(step, error_object("UnsupportedOperation", &message), failed);
         }
 
+        if let Some(message) = invalid_wait {
+            let failed = FailedAttempt {
+                attempt: self.job.attempt,
+                non_retriable: true,
+                retry_at: None,
+            };
+            return self.failure(step, error_object("InvalidWait", &message), failed);
+        }
+
         let record = self.record(step, outcome, error, None);
         let mut finish = self.base(record, JobUpdate::Remove);
         finish.disable_immediate_execution = ops.len() > 1;
         finish.memos = memos;
         finish.enqueue = enqueue;
+        finish.pauses = pauses;
+        for (event, run) in invoked {
+            finish.emit_events.push(event);
+            finish.start_runs.push(run);
+        }
         if let Some(output) = run_output {
             self.end_run(&mut finish, RunStatus::Completed, Some(output));
         } else if let Some(at) = discovery_at {

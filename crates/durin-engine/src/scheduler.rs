@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use durin_core::JobKind;
 use durin_store::{AttemptFinish, ClaimedJob};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -89,7 +90,16 @@ async fn execute(engine: Engine, job: ClaimedJob, _permit: OwnedSemaphorePermit)
             return;
         }
     };
-    let finish = if job.interrupted {
+    let mut finish = if matches!(job.kind, JobKind::Timeout { .. }) {
+        Planner {
+            engine: &engine,
+            job: &job,
+            state: &state,
+            started_at,
+            now: engine.now(),
+        }
+        .timed_out()
+    } else if job.interrupted {
         Planner {
             engine: &engine,
             job: &job,
@@ -120,6 +130,14 @@ async fn execute(engine: Engine, job: ClaimedJob, _permit: OwnedSemaphorePermit)
         }
         .plan(reply)
     };
+    // Events this attempt emits may end other runs' waits (an invoked run's end), in the same commit.
+    match engine.resolutions_for(&finish.emit_events).await {
+        Ok(resolutions) => finish.resolve_pauses.extend(resolutions),
+        Err(error) => {
+            tracing::error!(%error, run_id = %job.run_id, "cannot read waiting steps; the job is retried after its lease");
+            return;
+        }
+    }
     log_attempt(&finish);
     if let Err(error) = engine.store().finish_attempt(finish).await {
         tracing::error!(%error, run_id = %job.run_id, "cannot record the attempt; it is retried after its lease");

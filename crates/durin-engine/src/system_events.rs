@@ -10,6 +10,7 @@ use crate::intake::runs_for;
 
 pub(crate) const FUNCTION_FINISHED: &str = "inngest/function.finished";
 pub(crate) const FUNCTION_FAILED: &str = "inngest/function.failed";
+pub(crate) const FUNCTION_INVOKED: &str = "inngest/function.invoked";
 
 /// The events announcing the end of `state`'s run, and the runs they start.
 pub(crate) fn run_ended(
@@ -35,6 +36,10 @@ pub(crate) fn run_ended(
         "events": state.events,
         "_inngest": { "status": status.as_str() },
     });
+    // An invoked run's end carries the invoker's correlation id, which its waiting step matches on.
+    if let Some(correlation_id) = state.event["data"]["_inngest"].get("correlation_id") {
+        data["correlation_id"] = correlation_id.clone();
+    }
     match (status, output) {
         (RunStatus::Failed, Some(error)) => data["error"] = error.clone(),
         (_, Some(result)) if !result.is_null() => data["result"] = result.clone(),

@@ -177,6 +177,12 @@ fn planned(found: &[FoundStep]) -> Reply {
                 op.name = Some(name.clone());
                 op
             }
+            FoundKind::Wait { code, name, opts } => {
+                let mut op = operation(*code, step);
+                op.name = name.clone().or(op.name);
+                op.opts = Some(opts.clone());
+                op
+            }
         })
         .collect();
     ops_reply(&ops)

@@ -40,6 +40,12 @@ pub(crate) enum FoundKind {
     Run,
     /// A sleep; the payload is the op's `name` (Go duration or RFC 3339 timestamp).
     Sleep(String),
+    /// A wait the engine resolves (`WaitForEvent`, `InvokeFunction`): the op's code, `name` and `opts`.
+    Wait {
+        code: durin_protocol::OpCode,
+        name: Option<String>,
+        opts: Value,
+    },
 }
 
 /// A step reached in this pass that has no memoized result.
@@ -221,6 +227,96 @@ impl Step {
     /// Pauses the run until `until`.
     pub async fn sleep_until(&self, id: &str, until: SystemTime) -> Result<(), Error> {
         self.sleep_op(id, time::rfc3339_millis(until)).await
+    }
+
+    /// Waits up to `timeout` for an event named `event`; `condition` is a CEL expression over `event` (this
+    /// run's trigger) and `async` (the candidate), e.g. `"event.data.order == async.data.order"`.
+    /// Returns the event, or `None` when the timeout passed first.
+    pub async fn wait_for_event(
+        &self,
+        id: &str,
+        event: &str,
+        timeout: Duration,
+        condition: Option<&str>,
+    ) -> Result<Option<crate::EventPayload>, Error> {
+        refuse_nesting(id)?;
+        let (hash, index) = self.state.claim(id);
+        // The memo is the event itself (not `{"data": ..}`), or null for a timeout.
+        if let Some(memo) = self.state.memo.get(&hash) {
+            return match memo {
+                Value::Null => Ok(None),
+                Value::Object(map) if map.contains_key("error") && !map.contains_key("name") => {
+                    Err(Error::Step(StepError::from_memo(
+                        id,
+                        map.get("error").cloned().unwrap_or(Value::Null),
+                    )))
+                }
+                event => serde_json::from_value(event.clone())
+                    .map(Some)
+                    .map_err(|error| {
+                        Error::new(
+                            "DeserializationError",
+                            format!("the event awaited by step {id:?}: {error}"),
+                        )
+                    }),
+            };
+        }
+        let mut opts = serde_json::json!({ "event": event, "timeout": time::go_duration(timeout) });
+        if let Some(condition) = condition {
+            opts["if"] = Value::String(condition.to_owned());
+        }
+        self.state.record_found(FoundStep {
+            hash,
+            user_id: id.to_owned(),
+            index,
+            kind: FoundKind::Wait {
+                code: durin_protocol::OpCode::WaitForEvent,
+                name: Some(event.to_owned()),
+                opts,
+            },
+        });
+        std::future::pending().await
+    }
+
+    /// Runs the function `function_id` (its full id, `<app>-<slug>`) with `data` as its event data, and
+    /// returns its result. Its failure comes back as `Error::Step`; so does running past `timeout`.
+    pub async fn invoke<T: DeserializeOwned>(
+        &self,
+        id: &str,
+        function_id: &str,
+        data: Value,
+        timeout: Option<Duration>,
+    ) -> Result<T, Error> {
+        refuse_nesting(id)?;
+        let (hash, index) = self.state.claim(id);
+        match self.memo(&hash) {
+            Some(Memo::Data(value)) => {
+                return serde_json::from_value(value).map_err(|error| {
+                    Error::new(
+                        "DeserializationError",
+                        format!("the result of invoke {id:?}: {error}"),
+                    )
+                });
+            }
+            Some(Memo::Error(value)) => return Err(Error::Step(StepError::from_memo(id, value))),
+            None => {}
+        }
+        let mut opts =
+            serde_json::json!({ "function_id": function_id, "payload": { "data": data } });
+        if let Some(timeout) = timeout {
+            opts["timeout"] = Value::String(time::go_duration(timeout));
+        }
+        self.state.record_found(FoundStep {
+            hash,
+            user_id: id.to_owned(),
+            index,
+            kind: FoundKind::Wait {
+                code: durin_protocol::OpCode::InvokeFunction,
+                name: None,
+                opts,
+            },
+        });
+        std::future::pending().await
     }
 
     async fn sleep_op(&self, id: &str, name: String) -> Result<(), Error> {

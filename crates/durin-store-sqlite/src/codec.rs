@@ -47,6 +47,7 @@ pub(crate) fn job_kind_columns(kind: &JobKind) -> (&'static str, &str, &str) {
     match kind {
         JobKind::Discovery => ("discovery", "", ""),
         JobKind::Step { step_id, name } => ("step", step_id, name),
+        JobKind::Timeout { step_id, name } => ("timeout", step_id, name),
     }
 }
 
@@ -58,6 +59,7 @@ pub(crate) fn job_kind_from_columns(
     match kind {
         "discovery" => Ok(JobKind::Discovery),
         "step" => Ok(JobKind::Step { step_id, name }),
+        "timeout" => Ok(JobKind::Timeout { step_id, name }),
         other => Err(corrupt(format!("unknown job kind {other:?}"))),
     }
 }

@@ -9,7 +9,10 @@ use rusqlite::{Connection, OpenFlags};
 use crate::codec::unavailable;
 
 /// Migrations in order; `PRAGMA user_version` records how many have been applied. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_pauses.sql"),
+];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     let connection = Connection::open(path).map_err(unavailable)?;

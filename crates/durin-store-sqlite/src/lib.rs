@@ -8,6 +8,7 @@
 mod codec;
 mod connection;
 mod intake;
+mod pauses;
 mod queue;
 mod reads;
 mod store;

@@ -8,6 +8,7 @@ use crate::codec::{
     job_kind_columns, job_kind_from_columns, policy_from_json, to_json, unavailable,
 };
 use crate::intake::{insert_events, insert_job, insert_runs};
+use crate::pauses;
 
 pub(crate) fn claim_due_jobs(
     c: &Connection,
@@ -156,6 +157,10 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
         .map_err(unavailable)?;
     }
 
+    for pause in &finish.pauses {
+        pauses::insert(c, pause)?;
+    }
+
     if let Some(end) = &finish.finish_run {
         let output = end.output.as_ref().map(to_json).transpose()?;
         c.prepare_cached(
@@ -173,10 +178,12 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
             .map_err(unavailable)?
             .execute(params![attempt.run_id])
             .map_err(unavailable)?;
+        pauses::delete_for_run(c, &attempt.run_id)?;
     }
 
     insert_events(c, &finish.emit_events)?;
     insert_runs(c, &finish.start_runs)?;
+    pauses::resolve(c, &finish.resolve_pauses)?;
     Ok(())
 }
 

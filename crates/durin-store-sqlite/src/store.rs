@@ -8,9 +8,10 @@ use durin_core::{FunctionConfig, UnixMillis};
 use durin_store::*;
 use rusqlite::Connection;
 
+use crate::codec::unavailable;
 use crate::connection::{open_reader, open_writer};
 use crate::writer::Writer;
-use crate::{intake, queue, reads};
+use crate::{intake, pauses, queue, reads};
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
@@ -50,8 +51,10 @@ impl SqliteStore {
                 Some(connection) => connection,
                 None => open_reader(&pool.path)?,
             };
-            let result = read(&connection);
-            if let Ok(mut idle) = pool.idle.lock()
+            let result = in_snapshot(&connection, read);
+            // A connection still inside a transaction would serve a stale snapshot: never reuse it.
+            if connection.is_autocommit()
+                && let Ok(mut idle) = pool.idle.lock()
                 && idle.len() < MAX_IDLE_READERS
             {
                 idle.push(connection);
@@ -61,6 +64,19 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
     }
+}
+
+/// Runs `read` in one read transaction, so that all its statements see the same snapshot (one store
+/// method is one transaction): without it, a commit landing between two statements of, say,
+/// `load_run_state` showed a run with a memo but without the request version saved with it.
+fn in_snapshot<R>(
+    connection: &Connection,
+    read: impl FnOnce(&Connection) -> Result<R>,
+) -> Result<R> {
+    let snapshot = connection.unchecked_transaction().map_err(unavailable)?;
+    let value = read(&snapshot)?;
+    snapshot.commit().map_err(unavailable)?;
+    Ok(value)
 }
 
 #[async_trait]
@@ -86,14 +102,24 @@ impl Store for SqliteStore {
         self.read(reads::list_functions).await
     }
 
-    async fn accept_events(
+    async fn accept_events_resolving(
         &self,
         events: Vec<NewEvent>,
         runs: Vec<NewRun>,
+        resolutions: Vec<PauseResolution>,
     ) -> Result<AcceptOutcome> {
         self.writer
-            .write(move |c| intake::accept_events(c, &events, &runs))
+            .write(move |c| {
+                let outcome = intake::accept_events(c, &events, &runs)?;
+                pauses::resolve(c, &resolutions)?;
+                Ok(outcome)
+            })
             .await
+    }
+
+    async fn pending_pauses(&self, event_names: &[String]) -> Result<Vec<PauseRecord>> {
+        let names = event_names.to_vec();
+        self.read(move |c| pauses::pending(c, &names)).await
     }
 
     async fn claim_due_jobs(

@@ -38,7 +38,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         events: Vec<NewEvent>,
         runs: Vec<NewRun>,
+    ) -> Result<AcceptOutcome> {
+        self.accept_events_resolving(events, runs, Vec::new()).await
+    }
+    /// [`Store::accept_events`], also ending the pauses the events resolve, in the same commit.
+    async fn accept_events_resolving(
+        &self,
+        events: Vec<NewEvent>,
+        runs: Vec<NewRun>,
+        resolutions: Vec<PauseResolution>,
     ) -> Result<AcceptOutcome>;
+    /// Pending pauses (of running runs) waiting for any of these event names.
+    async fn pending_pauses(&self, event_names: &[String]) -> Result<Vec<PauseRecord>>;
 
     // --- queue ---
 

@@ -158,6 +158,71 @@ pub struct RunFinal {
     pub ended_at: UnixMillis,
 }
 
+/// What a paused step waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseKind {
+    /// `step.waitForEvent`: resumes with the matching event, or `null` at the timeout.
+    WaitForEvent,
+    /// `step.invoke`: resumes with the invoked run's result or error.
+    Invoke,
+}
+
+impl PauseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseKind::WaitForEvent => "wait_for_event",
+            PauseKind::Invoke => "invoke",
+        }
+    }
+}
+
+/// A step that waits for an event. Stored with a timeout job (same id, `JobKind::Timeout`) due at
+/// `expires_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPause {
+    pub pause_id: String,
+    pub run_id: String,
+    pub step_id: String,
+    pub step_name: String,
+    pub kind: PauseKind,
+    pub event_name: String,
+    /// CEL, with `event` bound to the run's triggering event and `async` to the candidate.
+    pub expression: Option<String>,
+    /// The step's memo if the wait runs out.
+    pub timeout_memo: Value,
+    /// The policy of the discovery job that resumes the run.
+    pub policy: RetryPolicy,
+    pub expires_at: UnixMillis,
+}
+
+/// A pending pause, with what the engine needs to test an event against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PauseRecord {
+    pub pause_id: String,
+    pub run_id: String,
+    pub step_id: String,
+    pub step_name: String,
+    pub kind: PauseKind,
+    pub event_name: String,
+    pub expression: Option<String>,
+    /// The paused run's triggering event.
+    pub trigger_event: Value,
+    pub policy: RetryPolicy,
+    pub expires_at: UnixMillis,
+}
+
+/// Ends a pause if it is still pending: memoizes the step, removes the pause and its timeout job, and
+/// enqueues the discovery job that resumes the run. A pause already ended (by another event, or by its
+/// timeout) is left alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PauseResolution {
+    pub pause_id: String,
+    /// The step's memo; `None` for the pause's own timeout memo.
+    pub memo: Option<Value>,
+    pub discovery: NewJob,
+}
+
 /// One attempt and everything it causes, applied in one transaction. If the run is no longer running
 /// (cancelled meanwhile), only the attempt is recorded and the job removed.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +237,10 @@ pub struct AttemptFinish {
     /// Events the engine emits (function.finished / function.failed) and the runs they start.
     pub emit_events: Vec<NewEvent>,
     pub start_runs: Vec<NewRun>,
+    /// Steps of this run that start waiting.
+    pub pauses: Vec<NewPause>,
+    /// Pauses (of any run) that this attempt ends: its timeout, or its emitted events.
+    pub resolve_pauses: Vec<PauseResolution>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
