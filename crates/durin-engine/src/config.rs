@@ -18,6 +18,8 @@ pub struct EngineConfig {
     pub discovery: bool,
     /// The URL apps use to reach this engine (sent nowhere today; logged for users).
     pub public_url: String,
+    /// Let SDKs that can (TypeScript) run several steps per request and checkpoint each one.
+    pub checkpointing: bool,
 }
 
 impl Default for EngineConfig {
@@ -30,6 +32,7 @@ impl Default for EngineConfig {
             poll_interval: Some(Duration::from_secs(5)),
             discovery: true,
             public_url: "http://127.0.0.1:8288".into(),
+            checkpointing: false,
         }
     }
 }

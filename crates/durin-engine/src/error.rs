@@ -9,6 +9,9 @@ pub enum EngineError {
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// The request refers to work that has moved on (a finished run, a job no longer running).
+    #[error("stale: {0}")]
+    Stale(String),
 }
 
 /// Why events were refused. Nothing of a refused batch is stored.

@@ -40,7 +40,11 @@ impl Engine {
             JobKind::Step { step_id, .. } => step_id.as_str(),
             JobKind::Discovery | JobKind::Timeout { .. } => durin_protocol::DISCOVERY_STEP_ID,
         };
-        let request = call_request(job, state, step_id);
+        let mut request = call_request(job, state, step_id);
+        if self.inner.config.checkpointing && job.kind == JobKind::Discovery {
+            request.ctx.fn_id = Some(state.run.function_id.clone());
+            request.ctx.qi_id = Some(job.job_id.clone());
+        }
         let url = match call_url(url, &state.run.function_id, step_id) {
             Ok(url) => url,
             Err(message) => return failed(error_object("InvalidAppUrl", &message), true),
@@ -218,6 +222,8 @@ fn call_request(job: &ClaimedJob, state: &RunState, step_id: &str) -> CallReques
                 current: stack.len(),
                 stack,
             },
+            fn_id: None,
+            qi_id: None,
         },
     }
 }

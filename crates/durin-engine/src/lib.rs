@@ -5,6 +5,7 @@
 //! jitter sample and reads the clock, the domain decides. All state lives in the [`Store`]: the engine keeps
 //! only caches it can rebuild (the function list) and wake-ups it can recompute (the next due time).
 
+mod checkpoint;
 mod clock;
 mod config;
 mod duration;

@@ -45,6 +45,25 @@ pub struct CallContext {
     pub step_id: String,
     #[serde(default)]
     pub stack: StepStack,
+    /// Sent to let the TypeScript SDK checkpoint: it then runs several steps in one request and reports
+    /// each to `POST /v1/checkpoint/{run_id}/async`, echoing `fn_id` and `qi_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qi_id: Option<String>,
+}
+
+/// Body of `POST /v1/checkpoint/{run_id}/async`: steps an SDK finished inside one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRequest {
+    #[serde(default)]
+    pub run_id: String,
+    #[serde(default)]
+    pub fn_id: String,
+    #[serde(default)]
+    pub qi_id: String,
+    #[serde(default)]
+    pub steps: Vec<crate::Operation>,
 }
 
 fn discovery() -> String {
@@ -103,6 +122,8 @@ mod tests {
                 env: String::new(),
                 step_id: "step".into(),
                 stack: StepStack::default(),
+                fn_id: None,
+                qi_id: None,
             },
         };
         let json = serde_json::to_value(&request).unwrap();

@@ -11,7 +11,7 @@ pub mod ops;
 pub mod register;
 pub mod step_id;
 
-pub use call::{CallContext, CallRequest, StepStack};
+pub use call::{CallContext, CallRequest, CheckpointRequest, StepStack};
 pub use event::{EventPayload, SendEventsResponse};
 pub use ops::{OpCode, Operation, SerializedError, UserlandId};
 pub use register::{

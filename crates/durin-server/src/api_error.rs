@@ -55,6 +55,7 @@ impl From<EngineError> for ApiError {
             EngineError::Store(error) => error.into(),
             EngineError::Intake(error) => error.into(),
             EngineError::Register(error) => error.into(),
+            EngineError::Stale(message) => Self::new(StatusCode::CONFLICT, message),
         }
     }
 }

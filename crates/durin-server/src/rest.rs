@@ -2,7 +2,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use durin_core::RunStatus;
 use durin_engine::Engine;
@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<Engine> {
         .route("/runs/{id}/jobs", get(run_jobs))
         .route("/apps", get(list_apps))
         .route("/functions", get(list_functions))
+        .route("/checkpoint/{id}/async", post(checkpoint))
 }
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -169,4 +170,19 @@ async fn list_apps(State(engine): State<Engine>) -> ApiResult {
 async fn list_functions(State(engine): State<Engine>) -> ApiResult {
     let functions = engine.store().list_functions().await?;
     ok(functions.iter().map(views::function).collect::<Vec<_>>())
+}
+
+async fn checkpoint(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    payload: Result<
+        Json<durin_protocol::CheckpointRequest>,
+        axum::extract::rejection::JsonRejection,
+    >,
+) -> ApiResult {
+    let Json(request) = payload.map_err(|rejection| {
+        ApiError::bad_request(format!("invalid checkpoint: {}", rejection.body_text()))
+    })?;
+    engine.checkpoint(&id, request).await?;
+    ok(serde_json::json!({ "ok": true }))
 }

@@ -97,6 +97,7 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
             .map_err(unavailable)?;
         }
         JobUpdate::Remove => delete_job(c, &attempt.job_id)?,
+        JobUpdate::Keep => {}
     }
 
     if !finish.memos.is_empty() {

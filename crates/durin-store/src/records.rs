@@ -149,6 +149,8 @@ pub enum JobUpdate {
     Retry { attempt: u32, due_at: UnixMillis },
     /// It is done (succeeded, or failed for good and its consequence is recorded elsewhere in the finish).
     Remove,
+    /// It is still running (a checkpoint: the app reported a step before answering).
+    Keep,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -64,6 +64,10 @@ pub(crate) struct DevArgs {
     /// Seconds a call to an app may take before the attempt fails as a timeout.
     #[arg(long, default_value_t = 300)]
     pub(crate) request_timeout: u64,
+    /// Send `ctx.fn_id` so the TypeScript SDK checkpoints: several steps per request, each reported to
+    /// `/v1/checkpoint/{run}/async` as it finishes.
+    #[arg(long)]
+    pub(crate) checkpointing: bool,
     /// Where the embedded store keeps its files.
     #[arg(long, env = "DURIN_DATA_DIR", default_value = ".durin")]
     pub(crate) data_dir: PathBuf,

@@ -1,0 +1,101 @@
+//! `POST /v1/checkpoint/{run_id}/async`: the TypeScript SDK, given `ctx.fn_id`, runs several steps in one
+//! request and reports each finished step here before answering. Each reported step is memoized and
+//! recorded as an attempt at once, so a crash of the app mid-request loses none of them.
+
+use durin_core::{AttemptOutcome, RunStatus};
+use durin_protocol::{CheckpointRequest, OpCode};
+use durin_store::{AttemptFinish, AttemptRecord, JobUpdate, StepMemo};
+use serde_json::{Value, json};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+impl Engine {
+    /// Memoizes the steps of a checkpoint. A run that is no longer running, or a job that is no longer
+    /// the one the SDK was called for, makes the checkpoint stale ([`EngineError::Stale`]).
+    pub async fn checkpoint(
+        &self,
+        run_id: &str,
+        request: CheckpointRequest,
+    ) -> Result<(), EngineError> {
+        let store = &self.inner.store;
+        let run = store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::Stale(format!("run {run_id} does not exist")))?;
+        if run.status != RunStatus::Running {
+            return Err(EngineError::Stale(format!(
+                "run {run_id} is {}",
+                run.status.as_str()
+            )));
+        }
+        let job = store
+            .jobs_for_run(run_id)
+            .await?
+            .into_iter()
+            .find(|job| job.job_id == request.qi_id && job.leased)
+            .ok_or_else(|| {
+                EngineError::Stale(format!(
+                    "job {:?} of run {run_id} is not running",
+                    request.qi_id
+                ))
+            })?;
+        let now = self.now();
+        for op in &request.steps {
+            let (memo, outcome, error) = match op.op {
+                OpCode::StepRun | OpCode::Step => (
+                    json!({ "data": op.data.clone().unwrap_or(Value::Null) }),
+                    AttemptOutcome::Ok,
+                    None,
+                ),
+                OpCode::StepFailed => {
+                    let error = op
+                        .error
+                        .as_ref()
+                        .map(|e| json!(e))
+                        .unwrap_or_else(|| json!({}));
+                    (
+                        json!({ "error": error }),
+                        AttemptOutcome::NonRetriable,
+                        Some(error),
+                    )
+                }
+                // Other ops come back in the request's answer and are handled there.
+                _ => continue,
+            };
+            let name = op.user_step_id().to_owned();
+            store
+                .finish_attempt(AttemptFinish {
+                    attempt: AttemptRecord {
+                        run_id: run_id.to_owned(),
+                        job_id: job.job_id.clone(),
+                        kind: job.kind.clone(),
+                        step_id: Some(op.id.clone()),
+                        step_name: Some(name.clone()),
+                        attempt: job.attempt,
+                        started_at: now,
+                        ended_at: now,
+                        outcome,
+                        error,
+                        next_attempt_at: None,
+                    },
+                    job: JobUpdate::Keep,
+                    memos: vec![StepMemo {
+                        step_id: op.id.clone(),
+                        name,
+                        memo,
+                    }],
+                    enqueue: Vec::new(),
+                    request_version: None,
+                    disable_immediate_execution: false,
+                    finish_run: None,
+                    emit_events: Vec::new(),
+                    start_runs: Vec::new(),
+                    pauses: Vec::new(),
+                    resolve_pauses: Vec::new(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
