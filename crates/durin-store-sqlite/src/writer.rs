@@ -104,8 +104,23 @@ fn commit_batch(connection: &Connection, batch: Vec<WriteJob>) -> Result<()> {
         }
         return Err(error);
     }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(Some(connection))).collect();
-    let commit = connection.execute_batch("COMMIT").map_err(unavailable);
+    // SQLite may roll a whole transaction back by itself (disk full, I/O error). Once that happened, the
+    // rest of the batch must not run in autocommit mode, and nothing of the batch may count as committed.
+    let mut rolled_back = false;
+    let completions: Vec<Completion> = batch
+        .into_iter()
+        .map(|job| {
+            rolled_back = rolled_back || connection.is_autocommit();
+            job((!rolled_back).then_some(connection))
+        })
+        .collect();
+    let commit = if rolled_back || connection.is_autocommit() {
+        Err(StoreError::Unavailable(
+            "the database rolled the transaction back (is the disk full?)".into(),
+        ))
+    } else {
+        connection.execute_batch("COMMIT").map_err(unavailable)
+    };
     if commit.is_err() {
         let _ = connection.execute_batch("ROLLBACK");
     }

@@ -32,7 +32,10 @@ pub async fn save_app_sync_records_app_and_functions(store: Arc<dyn Store>) {
         vec![function("shop", "charge"), function("shop", "refund")],
         T0,
     );
-    store.save_app_sync(sync.clone()).await.expect("save_app_sync");
+    store
+        .save_app_sync(sync.clone())
+        .await
+        .expect("save_app_sync");
 
     assert_eq!(
         apps(&*store).await,
@@ -101,7 +104,11 @@ pub async fn save_app_sync_restores_a_function_sent_again(store: Arc<dyn Store>)
 /// Archiving concerns the synced app only: another app's functions stay active.
 pub async fn save_app_sync_archives_only_the_apps_own_functions(store: Arc<dyn Store>) {
     store
-        .save_app_sync(app_sync("billing", vec![function("billing", "invoice")], T0))
+        .save_app_sync(app_sync(
+            "billing",
+            vec![function("billing", "invoice")],
+            T0,
+        ))
         .await
         .expect("sync billing");
     store

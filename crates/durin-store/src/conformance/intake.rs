@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use durin_core::{JobKind, RunStatus};
 
-use super::support::{
-    T0, app_sync, claim_all, event, function, pending, run, sorted, start_run,
-};
-use crate::{ClaimedJob, EventRecord, NewRun, RunRecord, Store, StoreError};
+use super::support::{T0, app_sync, claim_all, event, function, pending, run, sorted, start_run};
+use serde_json::json;
+
+use crate::{ClaimedJob, EventQuery, EventRecord, NewRun, RunRecord, Store, StoreError};
 
 fn record(run: &NewRun) -> RunRecord {
     RunRecord {
@@ -45,6 +45,49 @@ pub async fn accept_events_stores_events(store: Arc<dyn Store>) {
             })
         );
     }
+}
+
+/// An event whose internal id is already stored is kept as it was (a re-sent request), and the call still
+/// creates its new runs.
+pub async fn accept_events_keeps_an_event_already_stored(store: Arc<dyn Store>) {
+    let original = event("evt-01", "test/e", T0);
+    store
+        .accept_events(
+            vec![original.clone()],
+            vec![run("run-01", "fn-a", "evt-01", T0)],
+        )
+        .await
+        .expect("first accept");
+    let mut resent = event("evt-01", "test/changed", T0 + 5);
+    resent.payload = json!({"changed": true});
+    let outcome = store
+        .accept_events(
+            vec![resent],
+            vec![
+                run("run-01", "fn-a", "evt-01", T0 + 5),
+                run("run-02", "fn-b", "evt-01", T0 + 5),
+            ],
+        )
+        .await
+        .expect("second accept");
+    assert_eq!(outcome.created_runs, vec!["run-02".to_owned()]);
+    assert_eq!(
+        store.get_event("evt-01").await.expect("get_event"),
+        Some(EventRecord {
+            internal_id: original.internal_id,
+            name: original.name,
+            payload: original.payload,
+            received_at: original.received_at,
+        })
+    );
+    let listed = store
+        .list_events(EventQuery {
+            limit: 10,
+            ..EventQuery::default()
+        })
+        .await
+        .expect("list_events");
+    assert_eq!(listed.len(), 1);
 }
 
 /// Each run created is `Running` with one discovery job, attempt 0, due at its start, not leased; it is
@@ -132,7 +175,13 @@ pub async fn accept_events_skips_duplicate_idempotency_keys(store: Arc<dyn Store
     assert_eq!(store.get_run("run-05").await.expect("get_run"), None);
     assert_eq!(store.jobs_for_run("run-02").await.expect("jobs"), vec![]);
     assert_eq!(store.jobs_for_run("run-05").await.expect("jobs"), vec![]);
-    assert!(store.get_event("evt-02").await.expect("get_event").is_some());
+    assert!(
+        store
+            .get_event("evt-02")
+            .await
+            .expect("get_event")
+            .is_some()
+    );
     assert_eq!(
         store.get_run("run-01").await.expect("get_run"),
         Some(record(&first))
@@ -155,7 +204,11 @@ pub async fn accept_events_skips_duplicate_idempotency_keys(store: Arc<dyn Store
         .collect();
     assert_eq!(
         sorted(claimed),
-        vec!["run-01".to_owned(), "run-03".to_owned(), "run-04".to_owned()]
+        vec![
+            "run-01".to_owned(),
+            "run-03".to_owned(),
+            "run-04".to_owned()
+        ]
     );
 }
 
@@ -188,7 +241,10 @@ pub async fn load_run_state_of_a_new_run(store: Arc<dyn Store>) {
         .expect("sync");
     let new = start_run(&*store, "run-01", &charge.id, T0 + 1).await;
 
-    let state = store.load_run_state("run-01").await.expect("load_run_state");
+    let state = store
+        .load_run_state("run-01")
+        .await
+        .expect("load_run_state");
     let payload = event("run-01-event", "test/started", T0 + 1).payload;
     assert_eq!(state.run, record(&new));
     assert_eq!(state.function, Some(charge));
@@ -202,7 +258,10 @@ pub async fn load_run_state_of_a_new_run(store: Arc<dyn Store>) {
 /// A run of a function the store does not know loads with no function.
 pub async fn load_run_state_of_a_run_of_an_unknown_function(store: Arc<dyn Store>) {
     start_run(&*store, "run-01", "ghost-fn", T0).await;
-    let state = store.load_run_state("run-01").await.expect("load_run_state");
+    let state = store
+        .load_run_state("run-01")
+        .await
+        .expect("load_run_state");
     assert_eq!(state.function, None);
     assert_eq!(state.run.function_id, "ghost-fn");
 }

@@ -7,8 +7,8 @@ use durin_core::{AttemptOutcome, FunctionConfig, JobKind, RetryPolicy, Trigger, 
 use serde_json::{Value, json};
 
 use crate::{
-    AppSync, AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewEvent, NewJob, NewRun, Store,
-    StepMemo,
+    AppSync, AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewEvent, NewJob, NewRun,
+    StepMemo, Store,
 };
 
 /// The time every test starts from.
@@ -111,7 +111,11 @@ pub(crate) async fn claim_all(store: &dyn Store, now: UnixMillis) -> Vec<Claimed
 /// Claims the single job due at `now`.
 pub(crate) async fn claim_one(store: &dyn Store, now: UnixMillis) -> ClaimedJob {
     let mut jobs = claim_all(store, now).await;
-    assert_eq!(jobs.len(), 1, "expected exactly one due job at {now}: {jobs:?}");
+    assert_eq!(
+        jobs.len(),
+        1,
+        "expected exactly one due job at {now}: {jobs:?}"
+    );
     jobs.remove(0)
 }
 
@@ -146,9 +150,9 @@ pub(crate) fn attempt_of(
     outcome: AttemptOutcome,
     ended_at: UnixMillis,
 ) -> AttemptRecord {
-    let (step_id, step_name) = match &job.kind {
-        JobKind::Discovery => (None, None),
-        JobKind::Step { step_id, name } => (Some(step_id.clone()), Some(name.clone())),
+    let (step_id, step_name) = match job.kind.step() {
+        Some((step_id, name)) => (Some(step_id.to_owned()), Some(name.to_owned())),
+        None => (None, None),
     };
     AttemptRecord {
         run_id: job.run_id.clone(),
@@ -177,6 +181,8 @@ pub(crate) fn finish(attempt: AttemptRecord, job: JobUpdate) -> AttemptFinish {
         finish_run: None,
         emit_events: Vec::new(),
         start_runs: Vec::new(),
+        pauses: Vec::new(),
+        resolve_pauses: Vec::new(),
     }
 }
 
@@ -189,7 +195,10 @@ pub(crate) fn done(job: &ClaimedJob, ended_at: UnixMillis) -> AttemptFinish {
 }
 
 /// The run's pending jobs as `(kind, attempt, due_at, leased)`, sorted by due time then kind.
-pub(crate) async fn pending(store: &dyn Store, run_id: &str) -> Vec<(JobKind, u32, UnixMillis, bool)> {
+pub(crate) async fn pending(
+    store: &dyn Store,
+    run_id: &str,
+) -> Vec<(JobKind, u32, UnixMillis, bool)> {
     let mut jobs: Vec<_> = store
         .jobs_for_run(run_id)
         .await
@@ -197,7 +206,10 @@ pub(crate) async fn pending(store: &dyn Store, run_id: &str) -> Vec<(JobKind, u3
         .into_iter()
         .map(|job| (job.kind, job.attempt, job.due_at, job.leased))
         .collect();
-    jobs.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| format!("{:?}", a.0).cmp(&format!("{:?}", b.0))));
+    jobs.sort_by(|a, b| {
+        a.2.cmp(&b.2)
+            .then_with(|| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)))
+    });
     jobs
 }
 

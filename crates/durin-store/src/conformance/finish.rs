@@ -1,0 +1,601 @@
+//! `finish_attempt`: the attempt record, the job update, memos, enqueueing, run state, the end of a run,
+//! emitted events and the runs they start; runs no longer running; unknown runs.
+
+use std::sync::Arc;
+
+use durin_core::{AttemptOutcome, JobKind, RetryPolicy, RunStatus};
+use serde_json::{Value, json};
+
+use super::support::{
+    LEASE_MS, T0, attempt_of, claim_all, claim_one, done, event, finish, memo, new_job, pending,
+    run, sorted, start_run, step,
+};
+use crate::{
+    AttemptRecord, ClaimedJob, EventRecord, JobRecord, JobUpdate, RunFinal, RunRecord, Store,
+    StoreError,
+};
+
+async fn steps(store: &dyn Store, run_id: &str) -> Vec<(String, Value)> {
+    store
+        .load_run_state(run_id)
+        .await
+        .expect("load_run_state")
+        .steps
+}
+
+async fn job_ids(store: &dyn Store, run_id: &str) -> Vec<String> {
+    sorted(
+        store
+            .jobs_for_run(run_id)
+            .await
+            .expect("jobs_for_run")
+            .into_iter()
+            .map(|job| job.job_id)
+            .collect(),
+    )
+}
+
+fn error_value(message: &str) -> Value {
+    json!({"name": "Error", "message": message, "stack": "at charge (index.js:1:1)\n  at run"})
+}
+
+/// Every field of an attempt is recorded, and `attempts_for_run` returns the run's attempts in the order
+/// they were recorded, for every outcome and both job kinds.
+pub async fn finish_attempt_records_the_attempt_with_all_fields(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    start_run(&*store, "run-02", "fn", T0 + 1_000_000).await;
+    let outcomes = [
+        AttemptOutcome::Error,
+        AttemptOutcome::RetryAfter,
+        AttemptOutcome::Interrupted,
+        AttemptOutcome::NonRetriable,
+    ];
+    let mut expected = Vec::new();
+    let mut now = T0;
+    for (n, outcome) in (0u32..).zip(outcomes) {
+        let job = claim_one(&*store, now).await;
+        assert_eq!(job.attempt, n);
+        let next = now + 1_000;
+        // A discovery that ran a step and saw it fail: the attempt names the step.
+        let record = AttemptRecord {
+            step_id: Some("step-a".into()),
+            step_name: Some("charge card".into()),
+            started_at: now + 1,
+            error: Some(error_value(&format!("failure {n}"))),
+            next_attempt_at: Some(next),
+            ..attempt_of(&job, outcome, now + 2)
+        };
+        let update = JobUpdate::Retry {
+            attempt: n + 1,
+            due_at: next,
+        };
+        store
+            .finish_attempt(finish(record.clone(), update))
+            .await
+            .expect("finish_attempt");
+        expected.push(record);
+        now = next;
+    }
+
+    let job = claim_one(&*store, now).await;
+    let mut last = done(&job, now + 3);
+    last.enqueue = vec![new_job("job-step-b", "run-01", step("step-b"), now + 10)];
+    expected.push(last.attempt.clone());
+    store.finish_attempt(last).await.expect("finish_attempt");
+
+    let step_job = claim_one(&*store, now + 10).await;
+    assert_eq!(step_job.kind, step("step-b"));
+    let step_done = done(&step_job, now + 11);
+    expected.push(step_done.attempt.clone());
+    store
+        .finish_attempt(step_done)
+        .await
+        .expect("finish_attempt");
+
+    assert_eq!(
+        store.attempts_for_run("run-01").await.expect("attempts"),
+        expected
+    );
+    assert_eq!(
+        store.attempts_for_run("run-02").await.expect("attempts"),
+        vec![]
+    );
+}
+
+/// `Retry` keeps the same job with the new attempt and due time and ends its lease: it is claimable at
+/// the new due time (before the old lease would have expired), not as interrupted.
+pub async fn finish_attempt_retry_reschedules_the_same_job(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let job = claim_one(&*store, T0).await;
+    let retry_at = T0 + 5_000;
+    assert!(retry_at < T0 + LEASE_MS);
+    let record = AttemptRecord {
+        error: Some(error_value("boom")),
+        next_attempt_at: Some(retry_at),
+        ..attempt_of(&job, AttemptOutcome::Error, T0 + 10)
+    };
+    store
+        .finish_attempt(finish(
+            record,
+            JobUpdate::Retry {
+                attempt: 1,
+                due_at: retry_at,
+            },
+        ))
+        .await
+        .expect("finish_attempt");
+
+    assert_eq!(
+        store.jobs_for_run("run-01").await.expect("jobs_for_run"),
+        vec![JobRecord {
+            job_id: job.job_id.clone(),
+            kind: JobKind::Discovery,
+            attempt: 1,
+            due_at: retry_at,
+            leased: false,
+        }]
+    );
+    assert_eq!(
+        store.next_wake_at().await.expect("next_wake_at"),
+        Some(retry_at)
+    );
+    assert_eq!(claim_all(&*store, retry_at - 1).await, vec![]);
+    assert_eq!(
+        claim_one(&*store, retry_at).await,
+        ClaimedJob {
+            attempt: 1,
+            due_at: retry_at,
+            interrupted: false,
+            ..job
+        }
+    );
+}
+
+/// `Remove` deletes the job; the run itself stays running.
+pub async fn finish_attempt_remove_deletes_the_job(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let job = claim_one(&*store, T0).await;
+    store
+        .finish_attempt(done(&job, T0 + 1))
+        .await
+        .expect("finish_attempt");
+
+    assert_eq!(
+        store.jobs_for_run("run-01").await.expect("jobs_for_run"),
+        vec![]
+    );
+    assert_eq!(store.next_wake_at().await.expect("next_wake_at"), None);
+    assert_eq!(claim_all(&*store, T0 + 10 * LEASE_MS).await, vec![]);
+    let run = store
+        .get_run("run-01")
+        .await
+        .expect("get_run")
+        .expect("run");
+    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(run.ended_at, None);
+}
+
+/// Memos are appended in the order given, across attempts; `load_run_state` returns them in that order;
+/// a memo for a step already memoized is ignored (the first result stands).
+pub async fn finish_attempt_appends_memos_in_order_and_never_overwrites(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let discovery = claim_one(&*store, T0).await;
+    let mut first = done(&discovery, T0 + 1);
+    first.memos = vec![
+        memo("s-zeta", json!({"data": 1})),
+        memo("s-alpha", json!({"error": error_value("no")})),
+    ];
+    first.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 2)];
+    store.finish_attempt(first).await.expect("finish_attempt");
+    assert_eq!(
+        steps(&*store, "run-01").await,
+        vec![
+            ("s-zeta".to_owned(), json!({"data": 1})),
+            ("s-alpha".to_owned(), json!({"error": error_value("no")})),
+        ]
+    );
+
+    let second_job = claim_one(&*store, T0 + 2).await;
+    let mut second = done(&second_job, T0 + 3);
+    second.memos = vec![
+        memo("s-sleep", Value::Null),
+        memo("s-zeta", json!({"data": "overwritten"})),
+        memo("s-beta", json!({"data": {"list": [1, 2, 3], "text": "✓"}})),
+    ];
+    store.finish_attempt(second).await.expect("finish_attempt");
+    assert_eq!(
+        steps(&*store, "run-01").await,
+        vec![
+            ("s-zeta".to_owned(), json!({"data": 1})),
+            ("s-alpha".to_owned(), json!({"error": error_value("no")})),
+            ("s-sleep".to_owned(), Value::Null),
+            (
+                "s-beta".to_owned(),
+                json!({"data": {"list": [1, 2, 3], "text": "✓"}})
+            ),
+        ]
+    );
+}
+
+/// Enqueued jobs are pending with attempt 0 and claimable with their kind and policy. A job is not
+/// enqueued while the run has a pending job of the same kind and step (in the store or earlier in the
+/// same call); the attempted job is removed first, so a discovery can follow a discovery; once a job is
+/// gone, the same step can be enqueued again.
+pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let discovery = claim_one(&*store, T0).await;
+    let mut first = done(&discovery, T0 + 1);
+    first.enqueue = vec![
+        new_job("job-s1a", "run-01", step("s1"), T0 + 10),
+        new_job("job-s1b", "run-01", step("s1"), T0 + 20),
+        new_job("job-s2", "run-01", step("s2"), T0 + 10),
+        new_job("job-d2", "run-01", JobKind::Discovery, T0 + 30),
+    ];
+    store.finish_attempt(first).await.expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![
+            (step("s1"), 0, T0 + 10, false),
+            (step("s2"), 0, T0 + 10, false),
+            (JobKind::Discovery, 0, T0 + 30, false),
+        ]
+    );
+    assert_eq!(
+        job_ids(&*store, "run-01").await,
+        vec!["job-d2", "job-s1a", "job-s2"]
+    );
+
+    let mut claimed = claim_all(&*store, T0 + 10).await;
+    claimed.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    assert_eq!(
+        claimed,
+        vec![
+            ClaimedJob {
+                job_id: "job-s1a".into(),
+                run_id: "run-01".into(),
+                function_id: "fn".into(),
+                kind: step("s1"),
+                attempt: 0,
+                policy: RetryPolicy::with_retries(7),
+                due_at: T0 + 10,
+                interrupted: false,
+            },
+            ClaimedJob {
+                job_id: "job-s2".into(),
+                run_id: "run-01".into(),
+                function_id: "fn".into(),
+                kind: step("s2"),
+                attempt: 0,
+                policy: RetryPolicy::with_retries(7),
+                due_at: T0 + 10,
+                interrupted: false,
+            },
+        ]
+    );
+    let (s1, s2) = (&claimed[0], &claimed[1]);
+
+    // s1 (leased, still pending) and the discovery are pending: both enqueues are no-ops.
+    let mut second = done(s2, T0 + 11);
+    second.enqueue = vec![
+        new_job("job-s1c", "run-01", step("s1"), T0 + 40),
+        new_job("job-d3", "run-01", JobKind::Discovery, T0 + 40),
+    ];
+    store.finish_attempt(second).await.expect("finish_attempt");
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-d2", "job-s1a"]);
+
+    // Removing s1 and enqueueing it again (it was not memoized) creates it anew.
+    let mut third = done(s1, T0 + 12);
+    third.enqueue = vec![new_job("job-s1d", "run-01", step("s1"), T0 + 50)];
+    store.finish_attempt(third).await.expect("finish_attempt");
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-d2", "job-s1d"]);
+}
+
+/// A step job whose step is already memoized is not enqueued.
+pub async fn finish_attempt_enqueue_skips_memoized_steps(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let discovery = claim_one(&*store, T0).await;
+    let mut first = done(&discovery, T0 + 1);
+    first.memos = vec![memo("s1", json!({"data": "done"}))];
+    first.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 2)];
+    store.finish_attempt(first).await.expect("finish_attempt");
+
+    let second_job = claim_one(&*store, T0 + 2).await;
+    let mut second = done(&second_job, T0 + 3);
+    second.enqueue = vec![
+        new_job("job-s1", "run-01", step("s1"), T0 + 4),
+        new_job("job-s2", "run-01", step("s2"), T0 + 4),
+    ];
+    store.finish_attempt(second).await.expect("finish_attempt");
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s2"]);
+}
+
+/// `request_version` is saved when given and kept when not; `disable_immediate_execution`, once set,
+/// stays set for the run.
+pub async fn finish_attempt_saves_request_version_and_disable_immediate_execution(
+    store: Arc<dyn Store>,
+) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    start_run(&*store, "run-02", "fn", T0 + 1_000_000).await;
+    let read = |store: Arc<dyn Store>| async move {
+        let state = store
+            .load_run_state("run-01")
+            .await
+            .expect("load_run_state");
+        (state.request_version, state.disable_immediate_execution)
+    };
+
+    let settings = [
+        (Some(1), true, (1, true)),
+        (None, false, (1, true)),
+        (Some(2), false, (2, true)),
+    ];
+    for (n, (version, disable, expected)) in (0i64..).zip(settings) {
+        let job = claim_one(&*store, T0 + n).await;
+        let mut next = done(&job, T0 + n);
+        next.request_version = version;
+        next.disable_immediate_execution = disable;
+        next.enqueue = vec![new_job(
+            &format!("job-d{n}"),
+            "run-01",
+            JobKind::Discovery,
+            T0 + n + 1,
+        )];
+        store.finish_attempt(next).await.expect("finish_attempt");
+        assert_eq!(read(Arc::clone(&store)).await, expected, "after finish {n}");
+    }
+    let other = store
+        .load_run_state("run-02")
+        .await
+        .expect("load_run_state");
+    assert_eq!(
+        (other.request_version, other.disable_immediate_execution),
+        (-1, false)
+    );
+}
+
+/// `finish_run` sets the status, output and end time and deletes the run's remaining jobs (not other
+/// runs' jobs).
+pub async fn finish_attempt_finish_run_ends_the_run_and_deletes_its_jobs(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    start_run(&*store, "run-02", "fn", T0 + 100_000).await;
+    let discovery = claim_one(&*store, T0).await;
+    let mut first = done(&discovery, T0 + 1);
+    first.enqueue = vec![
+        new_job("job-s1", "run-01", step("s1"), T0 + 10),
+        new_job("job-s2", "run-01", step("s2"), T0 + 50_000),
+    ];
+    store.finish_attempt(first).await.expect("finish_attempt");
+
+    let s1 = claim_one(&*store, T0 + 10).await;
+    let mut last = done(&s1, T0 + 11);
+    last.finish_run = Some(RunFinal {
+        status: RunStatus::Completed,
+        output: Some(json!({"total": 3, "items": ["a", "b"]})),
+        ended_at: T0 + 12,
+    });
+    store.finish_attempt(last).await.expect("finish_attempt");
+
+    let ended = RunRecord {
+        run_id: "run-01".into(),
+        function_id: "fn".into(),
+        event_internal_id: "run-01-event".into(),
+        status: RunStatus::Completed,
+        started_at: T0,
+        ended_at: Some(T0 + 12),
+        output: Some(json!({"total": 3, "items": ["a", "b"]})),
+    };
+    assert_eq!(
+        store.get_run("run-01").await.expect("get_run"),
+        Some(ended.clone())
+    );
+    assert_eq!(
+        store.load_run_state("run-01").await.expect("state").run,
+        ended
+    );
+    assert_eq!(
+        store.jobs_for_run("run-01").await.expect("jobs_for_run"),
+        vec![]
+    );
+    assert_eq!(pending(&*store, "run-02").await.len(), 1);
+    let claimed = claim_all(&*store, T0 + 200_000).await;
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|job| job.run_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["run-02"]
+    );
+}
+
+/// A run can end with any final status, with or without output.
+pub async fn finish_attempt_finish_run_with_each_final_status(store: Arc<dyn Store>) {
+    let finals = [
+        (RunStatus::Completed, None),
+        (RunStatus::Failed, Some(error_value("gave up"))),
+        (RunStatus::Cancelled, None),
+    ];
+    for (n, (status, output)) in (0i64..).zip(finals) {
+        let run_id = format!("run-{n:02}");
+        start_run(&*store, &run_id, "fn", T0 + n).await;
+        let job = claim_one(&*store, T0 + n).await;
+        let mut last = done(&job, T0 + n);
+        last.finish_run = Some(RunFinal {
+            status,
+            output: output.clone(),
+            ended_at: T0 + n + 1,
+        });
+        store.finish_attempt(last).await.expect("finish_attempt");
+        let run = store.get_run(&run_id).await.expect("get_run").expect("run");
+        assert_eq!(
+            (run.status, run.output, run.ended_at),
+            (status, output, Some(T0 + n + 1))
+        );
+    }
+}
+
+/// Emitted events are stored and the runs they start are created with their first job; a duplicate run
+/// is skipped.
+pub async fn finish_attempt_emits_events_and_starts_runs(store: Arc<dyn Store>) {
+    let first = start_run(&*store, "run-01", "fn-a", T0).await;
+    let job = claim_one(&*store, T0).await;
+    let finished = event("evt-finished", "inngest/function.finished", T0 + 5);
+    let mut last = done(&job, T0 + 5);
+    last.finish_run = Some(RunFinal {
+        status: RunStatus::Completed,
+        output: Some(json!("ok")),
+        ended_at: T0 + 5,
+    });
+    last.emit_events = vec![finished.clone()];
+    let mut duplicate = run("run-03", "fn-a", "evt-finished", T0 + 5);
+    duplicate.idempotency_key = first.idempotency_key.clone();
+    last.start_runs = vec![run("run-02", "fn-b", "evt-finished", T0 + 5), duplicate];
+    store.finish_attempt(last).await.expect("finish_attempt");
+
+    assert_eq!(
+        store.get_event("evt-finished").await.expect("get_event"),
+        Some(EventRecord {
+            internal_id: finished.internal_id,
+            name: finished.name,
+            payload: finished.payload,
+            received_at: finished.received_at,
+        })
+    );
+    assert_eq!(
+        store.get_run("run-02").await.expect("get_run"),
+        Some(RunRecord {
+            run_id: "run-02".into(),
+            function_id: "fn-b".into(),
+            event_internal_id: "evt-finished".into(),
+            status: RunStatus::Running,
+            started_at: T0 + 5,
+            ended_at: None,
+            output: None,
+        })
+    );
+    assert_eq!(store.get_run("run-03").await.expect("get_run"), None);
+    assert_eq!(
+        pending(&*store, "run-02").await,
+        vec![(JobKind::Discovery, 0, T0 + 5, false)]
+    );
+    let claimed = claim_one(&*store, T0 + 5).await;
+    assert_eq!(
+        (claimed.run_id.as_str(), claimed.function_id.as_str()),
+        ("run-02", "fn-b")
+    );
+}
+
+/// On a run that is no longer running (ended by another job meanwhile), `finish_attempt` records the
+/// attempt and removes the job, and nothing else: no retry, memo, enqueue, version, end, event or run.
+pub async fn finish_attempt_on_a_run_no_longer_running_only_records_the_attempt(
+    store: Arc<dyn Store>,
+) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let discovery = claim_one(&*store, T0).await;
+    let mut first = done(&discovery, T0 + 1);
+    first.enqueue = vec![
+        new_job("job-s1", "run-01", step("s1"), T0 + 1),
+        new_job("job-s2", "run-01", step("s2"), T0 + 1),
+    ];
+    let mut expected = vec![first.attempt.clone()];
+    store.finish_attempt(first).await.expect("finish_attempt");
+    let mut claimed = claim_all(&*store, T0 + 1).await;
+    claimed.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    assert_eq!(claimed.len(), 2);
+
+    let mut fail = finish(
+        AttemptRecord {
+            error: Some(error_value("fatal")),
+            ..attempt_of(&claimed[0], AttemptOutcome::NonRetriable, T0 + 2)
+        },
+        JobUpdate::Remove,
+    );
+    fail.finish_run = Some(RunFinal {
+        status: RunStatus::Failed,
+        output: Some(error_value("fatal")),
+        ended_at: T0 + 2,
+    });
+    expected.push(fail.attempt.clone());
+    store.finish_attempt(fail).await.expect("finish_attempt");
+
+    let late_record = AttemptRecord {
+        error: Some(error_value("late")),
+        next_attempt_at: Some(T0 + 100),
+        ..attempt_of(&claimed[1], AttemptOutcome::Error, T0 + 3)
+    };
+    let mut late = finish(
+        late_record.clone(),
+        JobUpdate::Retry {
+            attempt: 1,
+            due_at: T0 + 100,
+        },
+    );
+    late.memos = vec![memo("s2", json!({"data": "late"}))];
+    late.enqueue = vec![new_job("job-d9", "run-01", JobKind::Discovery, T0 + 3)];
+    late.request_version = Some(5);
+    late.disable_immediate_execution = true;
+    late.finish_run = Some(RunFinal {
+        status: RunStatus::Completed,
+        output: Some(json!("late")),
+        ended_at: T0 + 4,
+    });
+    late.emit_events = vec![event("evt-late", "inngest/function.finished", T0 + 4)];
+    late.start_runs = vec![run("run-late", "fn-b", "evt-late", T0 + 4)];
+    expected.push(late_record);
+    store.finish_attempt(late).await.expect("finish_attempt");
+
+    assert_eq!(
+        store.attempts_for_run("run-01").await.expect("attempts"),
+        expected
+    );
+    assert_eq!(
+        store.jobs_for_run("run-01").await.expect("jobs_for_run"),
+        vec![]
+    );
+    let state = store.load_run_state("run-01").await.expect("state");
+    assert_eq!(
+        (
+            state.run.status,
+            state.run.output,
+            state.run.ended_at,
+            state.steps,
+            state.request_version,
+            state.disable_immediate_execution
+        ),
+        (
+            RunStatus::Failed,
+            Some(error_value("fatal")),
+            Some(T0 + 2),
+            vec![],
+            -1,
+            false
+        )
+    );
+    assert_eq!(store.get_event("evt-late").await.expect("get_event"), None);
+    assert_eq!(store.get_run("run-late").await.expect("get_run"), None);
+    assert_eq!(claim_all(&*store, T0 + 10 * LEASE_MS).await, vec![]);
+}
+
+/// `finish_attempt` on a run the store does not know is `NotFound` and changes nothing: no attempt, no
+/// event, no run.
+pub async fn finish_attempt_on_an_unknown_run_is_not_found(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let mut job = claim_one(&*store, T0).await;
+    job.run_id = "ghost".into();
+    let mut ghost = done(&job, T0 + 1);
+    ghost.memos = vec![memo("s1", json!({"data": 1}))];
+    ghost.emit_events = vec![event("evt-ghost", "test/ghost", T0 + 1)];
+    ghost.start_runs = vec![run("run-ghost", "fn", "evt-ghost", T0 + 1)];
+
+    match store.finish_attempt(ghost).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(
+        store.attempts_for_run("ghost").await.expect("attempts"),
+        vec![]
+    );
+    assert_eq!(store.get_event("evt-ghost").await.expect("get_event"), None);
+    assert_eq!(store.get_run("run-ghost").await.expect("get_run"), None);
+    // The real run's job is untouched (still leased).
+    assert_eq!(pending(&*store, "run-01").await.len(), 1);
+}
