@@ -54,7 +54,11 @@ async fn assert_still_serving(h: &Harness) {
         .send("app/ok", json!({ "after": "bad input" }))
         .await
         .expect("a valid event is accepted after bad input");
-    let run = h.engine.wait_for_run_end(&event, RUN_TIMEOUT).await.unwrap();
+    let run = h
+        .engine
+        .wait_for_run_end(&event, RUN_TIMEOUT)
+        .await
+        .expect("the run ends");
     assert_eq!(run["status"], "Completed", "run: {run}");
 }
 
@@ -62,9 +66,9 @@ async fn event_names(h: &Harness) -> Vec<String> {
     h.engine
         .data("/v1/events?limit=1000")
         .await
-        .unwrap()
+        .expect("GET /v1/events")
         .as_array()
-        .unwrap()
+        .expect("a list of events")
         .iter()
         .map(|e| e["name"].as_str().unwrap_or_default().to_owned())
         .collect()
@@ -83,9 +87,13 @@ async fn the_event_api_refuses_bad_events_naming_the_problem_and_loses_nothing()
     let e = &h.engine;
     assert_json_error(
         "malformed JSON",
-        &e.post_raw("/e/test-key", "application/json", r#"{"name": "app/ok", "data": {"#)
-            .await
-            .unwrap(),
+        &e.post_raw(
+            "/e/test-key",
+            "application/json",
+            r#"{"name": "app/ok", "data": {"#,
+        )
+        .await
+        .unwrap(),
         400,
         &["not valid JSON"],
     );
@@ -145,7 +153,8 @@ async fn the_event_api_refuses_bad_events_naming_the_problem_and_loses_nothing()
         &["event 1", "`data`"],
     );
     // Just under the limit is fine.
-    let near = json!({ "name": "app/near-limit", "data": { "blob": "x".repeat(EVENT_MAX_BYTES - 100) } });
+    let near =
+        json!({ "name": "app/near-limit", "data": { "blob": "x".repeat(EVENT_MAX_BYTES - 100) } });
     let (status, body) = e.post_event(&near).await.unwrap();
     assert_eq!(status, 200, "an event just under the limit: {body}");
 
@@ -171,11 +180,19 @@ async fn big_output_run(h: &Harness, catch: bool) -> (Value, Vec<Value>) {
         .engine
         .send("app/big", json!({ "catch": catch }))
         .await
-        .unwrap();
-    let run = h.engine.wait_for_run_end(&event, RUN_TIMEOUT).await.unwrap();
-    let run_id = run["run_id"].as_str().unwrap().to_owned();
-    let run = h.engine.data(&format!("/v1/runs/{run_id}")).await.unwrap();
-    let attempts = h.engine.attempts(&run_id).await.unwrap();
+        .expect("send app/big");
+    let run = h
+        .engine
+        .wait_for_run_end(&event, RUN_TIMEOUT)
+        .await
+        .expect("the run ends");
+    let run_id = run["run_id"].as_str().expect("a run id").to_owned();
+    let run = h
+        .engine
+        .data(&format!("/v1/runs/{run_id}"))
+        .await
+        .expect("GET the run");
+    let attempts = h.engine.attempts(&run_id).await.expect("GET the attempts");
     (run, attempts)
 }
 
@@ -189,9 +206,9 @@ fn assert_output_too_large(attempts: &[Value]) {
     let attempt = attempts
         .iter()
         .find(|a| a["step_name"] == "produce")
-        .unwrap();
+        .expect("an attempt of produce");
     assert_eq!(attempt["error"]["name"], "StepOutputTooLarge", "{attempt}");
-    let message = attempt["error"]["message"].as_str().unwrap();
+    let message = attempt["error"]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("produce") && message.contains(&STEP_OUTPUT_MAX_BYTES.to_string()),
         "message: {message}"
@@ -252,18 +269,23 @@ async fn register_refuses_invalid_payloads_naming_the_problem() {
         &["test-app-echo", "trigger 0", "`event` or `cron`"],
     );
     assert_json_error(
-        "an unsupported expression",
+        "an expression that does not parse",
         &e.post_json(
             "/fn/register",
             &register_payload(
                 &url,
-                json!([{ "event": "app/ok", "expression": "event.data.x > 1" }]),
+                json!([{ "event": "app/ok", "expression": "event.data.x >" }]),
             ),
         )
         .await
         .unwrap(),
         400,
-        &["test-app-echo", "event.data.x > 1"],
+        &[
+            "test-app-echo",
+            "trigger 0",
+            "event.data.x >",
+            "cannot parse",
+        ],
     );
     assert_json_error(
         "no triggers",
@@ -329,7 +351,9 @@ async fn the_rest_api_answers_unknown_ids_and_bad_parameters_with_json_errors() 
     );
     assert_json_error(
         "the attempts of an unknown run",
-        &e.get(&format!("/v1/runs/{unknown}/attempts")).await.unwrap(),
+        &e.get(&format!("/v1/runs/{unknown}/attempts"))
+            .await
+            .unwrap(),
         404,
         &[unknown, "not found"],
     );

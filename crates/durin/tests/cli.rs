@@ -75,8 +75,15 @@ fn functions() -> Vec<Function> {
 }
 
 async fn run_of(h: &Harness, name: &str) -> Value {
-    let event = h.engine.send(name, json!({})).await.unwrap();
-    h.engine.wait_for_run_end(&event, RUN_TIMEOUT).await.unwrap()
+    let event = h
+        .engine
+        .send(name, json!({}))
+        .await
+        .expect("send the event");
+    h.engine
+        .wait_for_run_end(&event, RUN_TIMEOUT)
+        .await
+        .expect("the run ends")
 }
 
 #[tokio::test]
@@ -217,7 +224,12 @@ async fn run_shows_every_attempt_of_a_run_that_retried() {
     let flaky: Vec<_> = attempts
         .iter()
         .filter(|a| a["step_name"] == "flaky")
-        .map(|a| (a["attempt"].as_u64().unwrap(), a["outcome"].as_str().unwrap()))
+        .map(|a| {
+            (
+                a["attempt"].as_u64().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(flaky, vec![(0, "error"), (1, "error"), (2, "ok")]);
 
@@ -257,7 +269,14 @@ async fn an_unreachable_engine_exits_1_and_bad_dev_flags_exit_2() {
         (&["--poll-interval", "0"][..], "--poll-interval"),
         (&["-u", "not a url"][..], "--sdk-url"),
     ] {
-        let mut args = vec!["dev", "--port", "0", "--no-discovery", "--data-dir", data_dir];
+        let mut args = vec![
+            "dev",
+            "--port",
+            "0",
+            "--no-discovery",
+            "--data-dir",
+            data_dir,
+        ];
         args.extend_from_slice(flags);
         let output = durin_at(unreachable, &args).await;
         assert_exit(&output, 2, &format!("durin {args:?}"));

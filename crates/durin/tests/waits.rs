@@ -1,6 +1,9 @@
 //! Steps that wait for events: `wait_for_event` (match, condition, timeout, across a restart) and
 //! `invoke` (result and failure of the invoked run).
 
+// Test helpers: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

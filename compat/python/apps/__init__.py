@@ -1,0 +1,1 @@
+"""Apps under test: the same functions written with the Python SDK's sync API (Flask) and async API (FastAPI)."""

@@ -1,0 +1,371 @@
+"""The functions under test, written with the SDK's synchronous API and served by Flask (werkzeug).
+
+Run: INNGEST_DEV=http://127.0.0.1:<engine port> COMPAT_APP_ID=... COMPAT_PORT=... python -m apps.flask_app
+Every function takes its failure counts and modes from its event's data, and records what it saw.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+import typing
+
+import flask
+import inngest
+import inngest.flask
+from werkzeug.serving import make_server
+
+from apps.common import APP_ID, FRAMEWORK, LOGGER, RECORDER, WIRE, UserNotFoundError, fails, record_wire
+
+client = inngest.Inngest(app_id=APP_ID, logger=LOGGER)
+
+
+def _data(ctx: inngest.ContextSync) -> typing.Mapping[str, typing.Any]:
+    return ctx.event.data
+
+
+# ---------------------------------------------------------------------------------------------------
+# The four functions of the retry documentation
+# ---------------------------------------------------------------------------------------------------
+
+
+@client.create_function(
+    fn_id="click-recorder",
+    trigger=inngest.TriggerEvent(event="app/button.clicked"),
+)
+def record_click(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    RECORDER.add(d["key"], "click-recorder", "body", attempt=ctx.attempt, run_id=ctx.run_id)
+    if fails(d, "fail_times", ctx.attempt):
+        raise RuntimeError(f"db.clicks.insert_one failed on attempt {ctx.attempt}")
+    return {"inserted": d.get("button"), "attempt": ctx.attempt}
+
+
+@client.create_function(
+    fn_id="sync-systems",
+    trigger=inngest.TriggerEvent(event="auto/sync.request"),
+)
+def sync_systems(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def get_data_from_external_source() -> dict:
+        RECORDER.add(key, "sync-systems", "get-data", attempt=ctx.attempt)
+        if fails(d, "get_fails", ctx.attempt):
+            raise ConnectionError(f"external source unavailable (attempt {ctx.attempt})")
+        return {"rows": [1, 2, 3]}
+
+    # Can be retried up to 4 times
+    data = ctx.step.run("get-data", get_data_from_external_source)
+
+    def insert_one(rows: dict) -> dict:
+        RECORDER.add(key, "sync-systems", "save-data", attempt=ctx.attempt)
+        if fails(d, "save_fails", ctx.attempt):
+            raise ConnectionError(f"db.syncs.insert_one failed (attempt {ctx.attempt})")
+        return {"saved": len(rows["rows"])}
+
+    # Can also be retried up to 4 times
+    saved = ctx.step.run("save-data", insert_one, data)
+    return {"data": data, "saved": saved}
+
+
+@client.create_function(
+    fn_id="user-weekly-digest",
+    trigger=inngest.TriggerEvent(event="user/weekly.digest.requested"),
+)
+def user_weekly_digest(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def find_one(user_id: str) -> dict:
+        RECORDER.add(key, "user-weekly-digest", "get-user-email", attempt=ctx.attempt)
+        if d.get("mode") == "non_retriable_in_step":
+            raise inngest.NonRetriableError(f"user {user_id} was deleted; do not retry")
+        raise UserNotFoundError(f"user {user_id} not found")
+
+    try:
+        user = ctx.step.run("get-user-email", find_one, d["userId"])
+    except Exception as err:
+        if getattr(err, "name", None) == "UserNotFoundError":
+            RECORDER.add(key, "user-weekly-digest", "caught", name=err.name, message=str(err))
+            raise inngest.NonRetriableError("User no longer exists; stopping")
+        raise
+
+    def send_digest(email: str) -> str:
+        RECORDER.add(key, "user-weekly-digest", "send-digest", attempt=ctx.attempt)
+        return f"sent to {email}"
+
+    return ctx.step.run("send-digest", send_digest, user["email"])
+
+
+@client.create_function(
+    fn_id="send-welcome-notification",
+    trigger=inngest.TriggerEvent(event="app/user.created"),
+)
+def send_welcome_notification(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def send_message() -> dict:
+        RECORDER.add(key, "send-welcome-notification", "send-notification", attempt=ctx.attempt)
+        if fails(d, "rate_limited_times", ctx.attempt):
+            # Twilio said: retry after N seconds.
+            raise inngest.RetryAfterError(
+                "Hit Twilio rate limit", datetime.timedelta(seconds=d.get("retry_after_s", 3))
+            )
+        return {"message": "Welcome to our service!", "to": d["user"]["phoneNumber"]}
+
+    return ctx.step.run("send-notification", send_message)
+
+
+# ---------------------------------------------------------------------------------------------------
+# retries.md worked example 6 and error handling outside steps
+# ---------------------------------------------------------------------------------------------------
+
+
+@client.create_function(
+    fn_id="retries-zero",
+    retries=0,
+    trigger=inngest.TriggerEvent(event="compat/retries.zero"),
+)
+def retries_zero(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+    mode = d["mode"]  # "uncaught" | "caught" | "retry_after"
+
+    def flaky() -> str:
+        RECORDER.add(key, "retries-zero", "flaky", attempt=ctx.attempt)
+        if mode == "retry_after":
+            raise inngest.RetryAfterError("come back in 3 s", 3000)
+        raise RuntimeError("flaky step failed")
+
+    try:
+        ctx.step.run("flaky", flaky)
+    except inngest.StepError as err:
+        if mode != "caught":
+            raise
+        RECORDER.add(key, "retries-zero", "caught", name=err.name, message=err.message)
+
+    def after() -> str:
+        RECORDER.add(key, "retries-zero", "after", attempt=ctx.attempt)
+        return "went on"
+
+    return {"after": ctx.step.run("after", after)}
+
+
+@client.create_function(
+    fn_id="body-errors",
+    trigger=inngest.TriggerEvent(event="compat/body.errors"),
+)
+def body_errors(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+    mode = d["mode"]  # "non_retriable" | "retry_after"
+
+    def prepare() -> str:
+        RECORDER.add(key, "body-errors", "prepare", attempt=ctx.attempt)
+        return "prepared"
+
+    prepared = ctx.step.run("prepare", prepare)
+    RECORDER.add(key, "body-errors", "body", attempt=ctx.attempt)
+    if mode == "non_retriable":
+        raise inngest.NonRetriableError("body gave up for good")
+    if mode == "retry_after" and ctx.attempt == 0:
+        raise inngest.RetryAfterError("body rate limited", 3000)
+    return {"prepared": prepared, "attempt": ctx.attempt}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Protocol coverage
+# ---------------------------------------------------------------------------------------------------
+
+
+@client.create_function(
+    fn_id="sequence",
+    trigger=inngest.TriggerEvent(event="compat/steps.sequence"),
+)
+def sequence(ctx: inngest.ContextSync) -> typing.Any:
+    key = _data(ctx)["key"]
+
+    def step(name: str, value: int) -> int:
+        RECORDER.add(key, "sequence", name, attempt=ctx.attempt)
+        return value
+
+    a = ctx.step.run("a", step, "a", 1)
+    b = ctx.step.run("b", step, "b", a + 1)
+    c = ctx.step.run("c", step, "c", a + b)
+    return {"a": a, "b": b, "c": c}
+
+
+@client.create_function(
+    fn_id="parallel",
+    trigger=inngest.TriggerEvent(event="compat/steps.parallel"),
+)
+def parallel(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def part(i: int) -> dict:
+        RECORDER.add(key, "parallel", f"part-{i}", attempt=ctx.attempt)
+        if i == d.get("flaky_part") and ctx.attempt == 0:
+            raise RuntimeError(f"part {i} failed once")
+        return {"i": i, "square": i * i}
+
+    parts = ctx.group.parallel(
+        tuple((lambda i=i: ctx.step.run(f"part-{i}", part, i)) for i in range(3))
+    )
+
+    def combine() -> int:
+        RECORDER.add(key, "parallel", "combine", attempt=ctx.attempt)
+        return sum(p["square"] for p in parts)
+
+    return {"parts": list(parts), "total": ctx.step.run("combine", combine)}
+
+
+@client.create_function(
+    fn_id="sleepy",
+    trigger=inngest.TriggerEvent(event="compat/steps.sleep"),
+)
+def sleepy(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def mark(name: str) -> float:
+        RECORDER.add(key, "sleepy", name, attempt=ctx.attempt)
+        return time.time()
+
+    before = ctx.step.run("before", mark, "before")
+    ctx.step.sleep("nap", datetime.timedelta(seconds=d.get("sleep_s", 1)))
+    after_sleep = ctx.step.run("after-sleep", mark, "after-sleep")
+    until = ctx.step.run("pick-until", lambda: time.time() + d.get("until_s", 1))
+    ctx.step.sleep_until("until", datetime.datetime.fromtimestamp(until, tz=datetime.timezone.utc))
+    after_until = ctx.step.run("after-until", mark, "after-until")
+    return {"before": before, "after_sleep": after_sleep, "until": until, "after_until": after_until}
+
+
+@client.create_function(
+    fn_id="loop",
+    trigger=inngest.TriggerEvent(event="compat/steps.loop"),
+)
+def loop(ctx: inngest.ContextSync) -> typing.Any:
+    key = _data(ctx)["key"]
+
+    def same(i: int) -> int:
+        RECORDER.add(key, "loop", "same", index=i, attempt=ctx.attempt)
+        return i * 10
+
+    return [ctx.step.run("same", same, i) for i in range(3)]
+
+
+@client.create_function(
+    fn_id="relay",
+    trigger=inngest.TriggerEvent(event="compat/relay.start"),
+)
+def relay(ctx: inngest.ContextSync) -> typing.Any:
+    key = _data(ctx)["key"]
+    name = f"compat/relay.received.{FRAMEWORK}"
+    step_ids = ctx.step.send_event(
+        "send", inngest.Event(name=name, data={"key": key, "via": "step.send_event"})
+    )
+
+    def client_send() -> list[str]:
+        return client.send_sync(inngest.Event(name=name, data={"key": key, "via": "client.send"}))
+
+    client_ids = ctx.step.run("client-send", client_send)
+    return {"step_send_event_ids": step_ids, "client_send_ids": client_ids}
+
+
+@client.create_function(
+    fn_id="relay-receiver",
+    trigger=inngest.TriggerEvent(event=f"compat/relay.received.{FRAMEWORK}"),
+)
+def relay_receiver(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    RECORDER.add(d["key"], "relay-receiver", "received", via=d["via"], run_id=ctx.run_id)
+    return {"received_via": d["via"]}
+
+
+def on_doomed_failure(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)  # the inngest/function.failed event
+    original = d["event"]["data"]
+    RECORDER.add(
+        original["key"],
+        "doomed-failure",
+        "on_failure",
+        attempt=ctx.attempt,
+        trigger_name=ctx.event.name,
+        error=d.get("error"),
+        failed_run_id=d.get("run_id"),
+        function_id=d.get("function_id"),
+        run_id=ctx.run_id,
+    )
+    return {"handled": (d.get("error") or {}).get("message")}
+
+
+@client.create_function(
+    fn_id="doomed",
+    retries=1,
+    on_failure=on_doomed_failure,
+    trigger=inngest.TriggerEvent(event="compat/doomed"),
+)
+def doomed(ctx: inngest.ContextSync) -> typing.Any:
+    key = _data(ctx)["key"]
+    RECORDER.add(key, "doomed", "body", attempt=ctx.attempt, run_id=ctx.run_id)
+    raise ValueError(f"doomed to fail ({key})")
+
+
+FUNCTIONS = [
+    record_click,
+    sync_systems,
+    user_weekly_digest,
+    send_welcome_notification,
+    retries_zero,
+    body_errors,
+    sequence,
+    parallel,
+    sleepy,
+    loop,
+    relay,
+    relay_receiver,
+    doomed,
+]
+
+app = flask.Flask(__name__)
+inngest.flask.serve(app, client, FUNCTIONS)
+
+
+@app.before_request
+def _wire_in() -> None:
+    if flask.request.method == "POST" and flask.request.path == "/api/inngest":
+        flask.g.wire_started = time.time()
+
+
+@app.after_request
+def _wire_out(response: flask.Response) -> flask.Response:
+    started = flask.g.pop("wire_started", None)
+    if started is not None:
+        record_wire(
+            started,
+            flask.request.args,
+            flask.request.get_data(),
+            response.status_code,
+            dict(response.headers.items()),
+            response.get_data(),
+        )
+    return response
+
+
+@app.get("/compat/records")
+def records() -> typing.Any:
+    return flask.jsonify(RECORDER.get(flask.request.args["key"]))
+
+
+@app.get("/compat/wire")
+def wire() -> typing.Any:
+    return flask.jsonify(WIRE.get(flask.request.args["key"]))
+
+
+if __name__ == "__main__":
+    server = make_server("127.0.0.1", int(os.environ["COMPAT_PORT"]), app, threaded=True)
+    server.serve_forever()

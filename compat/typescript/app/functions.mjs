@@ -1,0 +1,359 @@
+// The functions under test, written in the SDK's own idiom (inngest@4.24.0, plain ESM JavaScript).
+//
+// Every function takes its failure plan from the event's data, so one function serves several cases, and
+// records what it saw (step, attempt, time) under `event.data.token`, which each test makes unique.
+
+import { NonRetriableError, RetryAfterError } from "inngest";
+import { record } from "./recorder.mjs";
+
+/** The error the documentation's user-weekly-digest example catches by name. */
+export class UserNotFoundError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "UserNotFoundError";
+  }
+}
+
+const rec = (app, fn, event, runId, point, attempt, extra = {}) =>
+  record({ app, fn, token: event?.data?.token ?? null, runId, point, attempt, ...extra });
+
+/**
+ * The four functions of the retry documentation (same ids, triggers and step names). `app` names the
+ * adapter serving them, so the records of the node:http app and the Express app stay apart.
+ */
+export function docFunctions(inngest, app) {
+  // Example 1: default retries, the body fails `failTimes` times (default 2) and then succeeds.
+  const clickRecorder = inngest.createFunction(
+    { id: "click-recorder", triggers: [{ event: "app/button.clicked" }] },
+    async ({ event, attempt, runId }) => {
+      rec(app, "click-recorder", event, runId, "body", attempt);
+      if (attempt < (event.data.failTimes ?? 2)) {
+        throw new Error(`db.clicks.insertOne failed (attempt ${attempt})`);
+      }
+      return { inserted: event.data.button, attempt };
+    },
+  );
+
+  // Examples 2 and 3: each step has its own retry counter.
+  const syncSystems = inngest.createFunction(
+    { id: "sync-systems", triggers: [{ event: "auto/sync.request" }] },
+    async ({ event, step, attempt, runId }) => {
+      const data = await step.run("get-data", async () => {
+        rec(app, "sync-systems", event, runId, "get-data", attempt);
+        if (attempt < (event.data.getDataFails ?? 0)) {
+          throw new Error(`getDataFromExternalSource failed (attempt ${attempt})`);
+        }
+        return { rows: [1, 2, 3] };
+      });
+      const saved = await step.run("save-data", async () => {
+        rec(app, "sync-systems", event, runId, "save-data", attempt);
+        if (attempt < (event.data.saveDataFails ?? 0)) {
+          throw new Error(`db.syncs.insertOne failed (attempt ${attempt})`);
+        }
+        return { inserted: data.rows.length };
+      });
+      return { saved };
+    },
+  );
+
+  // Example 4: the step's budget is spent, the body catches the step error by name and gives up for good.
+  const userWeeklyDigest = inngest.createFunction(
+    { id: "user-weekly-digest", triggers: [{ event: "user/weekly.digest.requested" }] },
+    async ({ event, step, attempt, runId }) => {
+      const user = await step
+        .run("get-user-email", () => {
+          rec(app, "user-weekly-digest", event, runId, "get-user-email", attempt);
+          if (event.data.nonRetriableInStep) {
+            throw new NonRetriableError(`user ${event.data.userId} is banned; never retry`);
+          }
+          if (event.data.userExists) return { email: `${event.data.userId}@example.com` };
+          throw new UserNotFoundError(`no user ${event.data.userId}`);
+        })
+        .catch((err) => {
+          rec(app, "user-weekly-digest", event, runId, "catch", attempt, {
+            errorName: err.name,
+            errorMessage: err.message,
+          });
+          if (err.name === "UserNotFoundError") {
+            throw new NonRetriableError("User no longer exists; stopping");
+          }
+          throw err;
+        });
+
+      await step.run("send-digest", () => {
+        rec(app, "user-weekly-digest", event, runId, "send-digest", attempt);
+        return { sentTo: user.email };
+      });
+    },
+  );
+
+  // Example 5: RetryAfterError of 3 s (a number of milliseconds, or a Date when `retryAfter` is "date").
+  const sendWelcomeNotification = inngest.createFunction(
+    { id: "send-welcome-notification", triggers: [{ event: "app/user.created" }] },
+    async ({ event, step, attempt, runId }) => {
+      const msg = await step.run("send-notification", async () => {
+        rec(app, "send-welcome-notification", event, runId, "send-notification", attempt);
+        if (attempt < (event.data.rateLimitedTimes ?? 1)) {
+          const retryAfter =
+            event.data.retryAfter === "date" ? new Date(Date.now() + 3000) : 3000;
+          throw new RetryAfterError("Hit Twilio rate limit", retryAfter);
+        }
+        return { message: `Welcome, ${event.data.user?.phoneNumber ?? "user"}!` };
+      });
+      return { msg };
+    },
+  );
+
+  return [clickRecorder, syncSystems, userWeeklyDigest, sendWelcomeNotification];
+}
+
+/** Protocol coverage: the rest of the engine's supported surface, served by the node:http app only. */
+export function protocolFunctions(inngest, app) {
+  // retries.md example 6: `retries: 0`, a failing step is tried once; the body may catch its error.
+  const retriesZero = inngest.createFunction(
+    { id: "retries-zero", retries: 0, triggers: [{ event: "compat/retries.zero" }] },
+    async ({ event, step, attempt, runId }) => {
+      const fragile = await step
+        .run("fragile", () => {
+          rec(app, "retries-zero", event, runId, "fragile", attempt);
+          throw new Error("fragile step failed");
+        })
+        .catch((err) => {
+          if (event.data.catch) return { caught: err.message };
+          throw err;
+        });
+      const after = await step.run("after-fragile", () => {
+        rec(app, "retries-zero", event, runId, "after-fragile", attempt);
+        return "went on";
+      });
+      return { fragile, after };
+    },
+  );
+
+  // Errors thrown by the function body (outside any step), with one retry (two attempts).
+  const bodyErrors = inngest.createFunction(
+    { id: "body-errors", retries: 1, triggers: [{ event: "compat/body.errors" }] },
+    async ({ event, step, attempt, runId }) => {
+      const mode = event.data.mode;
+      if (mode === "fail-after-step") {
+        await step.run("memo-step", () => {
+          rec(app, "body-errors", event, runId, "memo-step", attempt);
+          return "memoized";
+        });
+      }
+      rec(app, "body-errors", event, runId, "body", attempt);
+      switch (mode) {
+        case "fail":
+          throw new Error(`body failure on attempt ${attempt}`);
+        case "nonretriable":
+          throw new NonRetriableError("body gives up for good");
+        case "retry-after-ms":
+          if (attempt === 0) throw new RetryAfterError("body rate limited", 2000);
+          break;
+        case "retry-after-date":
+          if (attempt === 0) {
+            throw new RetryAfterError("body rate limited", new Date(Date.now() + 2000));
+          }
+          break;
+        case "retry-after-always":
+          throw new RetryAfterError(`body rate limited on attempt ${attempt}`, 1000);
+        case "fail-after-step":
+          if (attempt === 0) throw new Error("body fails once after its step");
+          break;
+        default:
+          throw new NonRetriableError(`unknown mode ${mode}`);
+      }
+      return { mode, attempt };
+    },
+  );
+
+  // RetryAfterError with a Date, thrown from a step (the doc function covers the number of ms).
+  const stepRetryAfter = inngest.createFunction(
+    { id: "step-retry-after", triggers: [{ event: "compat/step.retry-after" }] },
+    async ({ event, step, attempt, runId }) => {
+      return step.run("limited", () => {
+        rec(app, "step-retry-after", event, runId, "limited", attempt);
+        if (attempt === 0) {
+          throw new RetryAfterError("step rate limited", new Date(Date.now() + 2000));
+        }
+        return { attempt };
+      });
+    },
+  );
+
+  const sequential = inngest.createFunction(
+    { id: "sequential", triggers: [{ event: "compat/sequential" }] },
+    async ({ event, step, attempt, runId }) => {
+      const one = await step.run("one", () => {
+        rec(app, "sequential", event, runId, "one", attempt);
+        return 1;
+      });
+      const two = await step.run("two", () => {
+        rec(app, "sequential", event, runId, "two", attempt);
+        return one + 1;
+      });
+      const three = await step.run("three", () => {
+        rec(app, "sequential", event, runId, "three", attempt);
+        return { sum: one + two, text: `${one}-${two}` };
+      });
+      return { one, two, three };
+    },
+  );
+
+  // Promise.all of three steps (the SDK plans them in one 206); `par-b` fails `bFails` times.
+  const parallel = inngest.createFunction(
+    { id: "parallel", triggers: [{ event: "compat/parallel" }] },
+    async ({ event, step, attempt, runId }) => {
+      const [a, b, c] = await Promise.all([
+        step.run("par-a", () => {
+          rec(app, "parallel", event, runId, "par-a", attempt);
+          return "A";
+        }),
+        step.run("par-b", () => {
+          rec(app, "parallel", event, runId, "par-b", attempt);
+          if (attempt < (event.data.bFails ?? 0)) throw new Error(`par-b failed (attempt ${attempt})`);
+          return "B";
+        }),
+        step.run("par-c", () => {
+          rec(app, "parallel", event, runId, "par-c", attempt);
+          return "C";
+        }),
+      ]);
+      const joined = await step.run("join", () => {
+        rec(app, "parallel", event, runId, "join", attempt);
+        return a + b + c;
+      });
+      return { a, b, c, joined };
+    },
+  );
+
+  const sleeps = inngest.createFunction(
+    { id: "sleeps", triggers: [{ event: "compat/sleeps" }] },
+    async ({ event, step, attempt, runId }) => {
+      const t0 = await step.run("before-sleep", () => {
+        rec(app, "sleeps", event, runId, "before-sleep", attempt);
+        return Date.now();
+      });
+      await step.sleep("nap", "1s");
+      const t1 = await step.run("after-sleep", () => {
+        rec(app, "sleeps", event, runId, "after-sleep", attempt);
+        return Date.now();
+      });
+      const until = new Date(t1 + 1500);
+      await step.sleepUntil("until", until);
+      const t2 = await step.run("after-until", () => {
+        rec(app, "sleeps", event, runId, "after-until", attempt);
+        return Date.now();
+      });
+      return { t0, t1, until: until.toISOString(), t2 };
+    },
+  );
+
+  // step.sendEvent, and the client's own send inside a step; `followup-receiver` records what arrives.
+  const sender = inngest.createFunction(
+    { id: "sender", triggers: [{ event: "compat/send" }] },
+    async ({ event, step, runId }) => {
+      const token = event.data.token;
+      const viaStep = await step.sendEvent("send-followup", {
+        name: "compat/followup",
+        data: { token, via: "step.sendEvent" },
+      });
+      const viaClient = await step.run("client-send", async () => {
+        const { ids } = await inngest.send({
+          name: "compat/followup",
+          data: { token, via: "inngest.send" },
+        });
+        rec(app, "sender", event, runId, "client-send", 0, { ids });
+        return ids;
+      });
+      return { viaStep, viaClient };
+    },
+  );
+  const followupReceiver = inngest.createFunction(
+    { id: "followup-receiver", triggers: [{ event: "compat/followup" }] },
+    async ({ event, attempt, runId }) => {
+      rec(app, "followup-receiver", event, runId, "body", attempt, { via: event.data.via });
+      return { got: event.data.via };
+    },
+  );
+
+  // onFailure: the handler gets `{ error, event }` for the failed run.
+  const withOnFailure = inngest.createFunction(
+    {
+      id: "with-on-failure",
+      retries: 1,
+      triggers: [{ event: "compat/on-failure" }],
+      onFailure: async ({ error, event, runId, attempt }) => {
+        record({
+          app,
+          fn: "with-on-failure (failure)",
+          token: event.data?.event?.data?.token ?? null,
+          runId,
+          point: "onFailure",
+          attempt,
+          errorIsError: error instanceof Error,
+          errorName: error?.name,
+          errorMessage: error?.message,
+          eventName: event.name,
+          failedRunId: event.data?.run_id,
+          failedFunctionId: event.data?.function_id,
+          originalEventName: event.data?.event?.name,
+        });
+        return "handled";
+      },
+    },
+    async ({ event, step, attempt, runId }) => {
+      await step.run("doomed", () => {
+        rec(app, "with-on-failure", event, runId, "doomed", attempt);
+        throw new Error(`doomed step failed (token ${event.data.token})`);
+      });
+      return "unreachable";
+    },
+  );
+
+  // The same step id in a loop: the SDK hashes "same", "same:1", "same:2"; iteration 1 fails once.
+  const loop = inngest.createFunction(
+    { id: "loop", triggers: [{ event: "compat/loop" }] },
+    async ({ event, step, attempt, runId }) => {
+      const out = [];
+      for (let i = 0; i < 3; i++) {
+        out.push(
+          await step.run("same", () => {
+            rec(app, "loop", event, runId, "same", attempt, { i });
+            if (i === 1 && attempt < 1) throw new Error("iteration 1 fails once");
+            return i * 10;
+          }),
+        );
+      }
+      return out;
+    },
+  );
+
+  return [
+    retriesZero,
+    bodyErrors,
+    stepRetryAfter,
+    sequential,
+    parallel,
+    sleeps,
+    sender,
+    followupReceiver,
+    withOnFailure,
+    loop,
+  ];
+}
+
+/** retries.md example 7, served to an engine that runs the real default backoff table. */
+export function defaultScheduleFunctions(inngest, app) {
+  const flaky = inngest.createFunction(
+    { id: "default-schedule", triggers: [{ event: "compat/default-schedule" }] },
+    async ({ event, step, attempt, runId }) => {
+      return step.run("flaky", () => {
+        rec(app, "default-schedule", event, runId, "flaky", attempt);
+        if (attempt < 2) throw new Error(`flaky failed (attempt ${attempt})`);
+        return { attempt };
+      });
+    },
+  );
+  return [flaky];
+}

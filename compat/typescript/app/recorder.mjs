@@ -1,0 +1,109 @@
+// What the app observed, kept in memory and served to the tests as JSON.
+//
+// - `records`: one entry each time user code runs a recorded point (a step callback, a function body, a
+//   catch block, an onFailure handler), with the `attempt` the SDK handed to the handler and a timestamp.
+// - `wire`: one entry per call request the SDK answered (status, no-retry and retry-after headers, the op
+//   codes of a 206), captured around the SDK's own serve handler, keyed by the run id Durin sent.
+
+const records = [];
+const wire = [];
+
+export function record(entry) {
+  records.push({ t: Date.now(), ...entry });
+}
+
+export function recordsFor(token) {
+  return records.filter((r) => r.token === token);
+}
+
+export function wireFor(runId) {
+  return wire.filter((w) => w.runId === runId);
+}
+
+function summarizeBody(text) {
+  try {
+    const body = JSON.parse(text);
+    if (Array.isArray(body)) {
+      return {
+        ops: body.map((op) => ({
+          op: op.op,
+          id: op.id,
+          name: op.name,
+          displayName: op.displayName,
+          userland: op.userland,
+          error: op.error ? { name: op.error.name, message: op.error.message } : undefined,
+        })),
+      };
+    }
+    return { body };
+  } catch {
+    return { text: text.slice(0, 2000) };
+  }
+}
+
+/**
+ * Watches the response `res` to the call request `req` and appends one wire entry when it is sent.
+ * Works for a bare node:http response and for an Express response (which extends it).
+ */
+export function watchResponse(app, req, res) {
+  if (req.method !== "POST") return;
+  const url = new URL(req.url ?? "/", "http://app.invalid");
+  const chunks = [];
+  const origWrite = res.write;
+  const origEnd = res.end;
+  const origWriteHead = res.writeHead;
+  // Headers handed straight to writeHead (as inngest/node does) never reach getHeader(): keep them.
+  const headHeaders = {};
+  res.writeHead = function (status, ...rest) {
+    const headers = rest.find((a) => a && typeof a === "object");
+    if (headers && !Array.isArray(headers)) {
+      for (const [k, v] of Object.entries(headers)) headHeaders[k.toLowerCase()] = v;
+    }
+    return origWriteHead.call(this, status, ...rest);
+  };
+  res.write = function (chunk, ...rest) {
+    if (chunk && typeof chunk !== "function") chunks.push(Buffer.from(chunk));
+    return origWrite.call(this, chunk, ...rest);
+  };
+  const started = Date.now();
+  // The entry is added when the SDK ends the response, before its bytes can reach the engine, so a test
+  // that saw the engine record an attempt always finds the matching wire entry.
+  res.end = function (chunk, ...rest) {
+    if (chunk && typeof chunk !== "function") chunks.push(Buffer.from(chunk));
+    pushEntry();
+    return origEnd.call(this, chunk, ...rest);
+  };
+  let pushed = false;
+  const pushEntry = () => {
+    if (pushed) return;
+    pushed = true;
+    const header = (name) => {
+      const v = headHeaders[name] ?? res.getHeader(name);
+      return v === undefined || v === null ? null : String(v);
+    };
+    wire.push({
+      app,
+      t: started,
+      runId: req.headers["x-run-id"] ?? null,
+      fnId: url.searchParams.get("fnId"),
+      stepId: url.searchParams.get("stepId"),
+      status: res.statusCode,
+      noRetry: header("x-inngest-no-retry"),
+      retryAfter: header("retry-after"),
+      sdk: header("x-inngest-sdk"),
+      ...summarizeBody(Buffer.concat(chunks).toString("utf8")),
+    });
+  };
+}
+
+/** Serves `/_compat/records?token=` and `/_compat/wire?runId=`; returns false for any other path. */
+export function serveControl(req, res) {
+  const url = new URL(req.url ?? "/", "http://app.invalid");
+  let data;
+  if (url.pathname === "/_compat/records") data = recordsFor(url.searchParams.get("token"));
+  else if (url.pathname === "/_compat/wire") data = wireFor(url.searchParams.get("runId"));
+  else return false;
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(JSON.stringify(data));
+  return true;
+}

@@ -1,0 +1,363 @@
+// Starts the real stack the tests run against, and reads what it reports:
+//
+//   app process   app/server.mjs: the node:http app and the Express app (and the example-7 app)
+//   durin dev     the main engine, --backoff-scale 0.01, syncing the node:http and the Express app
+//   durin dev     a second engine with the real default backoff table, syncing the example-7 app
+//                 (skipped when COMPAT_SKIP_SLOW=1)
+//
+// Every process is started in its own process group and the whole group is killed at the end (and on
+// exit, as a safety net). Logs go to a temporary directory that is printed when something goes wrong.
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Inngest } from "inngest";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const suiteDir = path.resolve(here, "..");
+export const repoDir = path.resolve(suiteDir, "..", "..");
+export const durinBin = process.env.DURIN_BIN || path.join(repoDir, "target", "debug", "durin");
+export const withSlow = process.env.COMPAT_SKIP_SLOW !== "1";
+
+export const BACKOFF_SCALE = 0.01;
+export const BACKOFF_TABLE_MS = [
+  15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_200_000, 2_400_000, 3_600_000, 7_200_000,
+];
+export const JITTER_MS = 30_000;
+
+/** Every function the node:http app serves (the failure handler included), and the Express app's. */
+export const NODE_FUNCTIONS = [
+  "click-recorder",
+  "sync-systems",
+  "user-weekly-digest",
+  "send-welcome-notification",
+  "retries-zero",
+  "body-errors",
+  "step-retry-after",
+  "sequential",
+  "parallel",
+  "sleeps",
+  "sender",
+  "followup-receiver",
+  "with-on-failure",
+  "with-on-failure-failure",
+  "loop",
+];
+export const EXPRESS_FUNCTIONS = NODE_FUNCTIONS.slice(0, 4);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const groups = new Set();
+function killAllGroups() {
+  for (const pid of groups) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+  }
+  groups.clear();
+}
+// Safety nets: whatever happens to the test process, the engines and the app do not outlive it.
+process.on("exit", killAllGroups);
+for (const [signal, number] of [
+  ["SIGINT", 2],
+  ["SIGTERM", 15],
+  ["SIGHUP", 1],
+]) {
+  process.once(signal, () => {
+    killAllGroups();
+    process.exit(128 + number);
+  });
+}
+
+// The temporary directory (logs and stores) is removed after a green run and kept otherwise.
+const logDirs = new Set();
+process.on("exit", (code) => {
+  for (const dir of logDirs) {
+    if (code === 0 && process.env.COMPAT_KEEP_LOGS !== "1") fs.rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`durin compat (typescript): logs and stores kept in ${dir}\n`);
+  }
+});
+
+function startProcess(name, cmd, args, { env, logDir }) {
+  const logFile = path.join(logDir, `${name}.log`);
+  const fd = fs.openSync(logFile, "a");
+  const child = spawn(cmd, args, {
+    env: { ...process.env, ...env },
+    cwd: suiteDir,
+    detached: true, // its own process group, killed as a whole
+    stdio: ["ignore", fd, fd],
+  });
+  fs.closeSync(fd);
+  groups.add(child.pid);
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  child.once("error", (err) => fs.appendFileSync(logFile, `\nspawn error: ${err.stack}\n`));
+  return { name, child, logFile, exited, pid: child.pid };
+}
+
+async function stopProcess(proc) {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) {
+    groups.delete(proc?.pid);
+    return;
+  }
+  try {
+    process.kill(-proc.pid, "SIGTERM");
+  } catch {}
+  const done = await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)]);
+  if (!done) {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {}
+    await Promise.race([proc.exited, sleep(2000)]);
+  }
+  groups.delete(proc.pid);
+}
+
+function tail(file, lines = 40) {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function getJson(url, { timeoutMs = 5000 } = {}) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${url} -> ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+async function until(what, fn, { timeoutMs, intervalMs = 100 }) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** The REST API of one `durin dev`. */
+export class Durin {
+  constructor(url) {
+    this.url = url;
+    this.client = new Inngest({ id: "compat-ts-harness", baseUrl: url, isDev: true });
+  }
+
+  async get(p) {
+    return (await getJson(`${this.url}${p}`)).data;
+  }
+
+  /** Sends one event with the SDK's own client; returns the engine's id of the event. */
+  async send(event) {
+    const { ids } = await this.client.send(event);
+    if (!Array.isArray(ids) || ids.length !== 1) throw new Error(`send answered ids ${JSON.stringify(ids)}`);
+    return ids[0];
+  }
+
+  async runsFor(eventId) {
+    return this.get(`/v1/events/${eventId}/runs`);
+  }
+
+  async run(runId) {
+    return this.get(`/v1/runs/${runId}`);
+  }
+
+  async attempts(runId) {
+    return this.get(`/v1/runs/${runId}/attempts`);
+  }
+
+  /** Waits until the event has started a run of `functionId` and that run has ended; returns the run. */
+  async finishedRun(eventId, functionId, { timeoutMs = 30_000 } = {}) {
+    return until(
+      `the ${functionId} run of event ${eventId} to end`,
+      async () => {
+        const runs = await this.runsFor(eventId);
+        const run = runs.find((r) => r.function_id === functionId);
+        return run && run.status !== "Running" ? run : null;
+      },
+      { timeoutMs, intervalMs: 150 },
+    );
+  }
+
+  async waitRunEnded(runId, { timeoutMs = 30_000 } = {}) {
+    return until(
+      `run ${runId} to end`,
+      async () => {
+        const run = await this.run(runId);
+        return run.status !== "Running" ? run : null;
+      },
+      { timeoutMs, intervalMs: 150 },
+    );
+  }
+
+  /** Waits until every app is synced without error with exactly the listed functions. */
+  async waitForApps(expected, { timeoutMs = 30_000 } = {}) {
+    await until(
+      `apps ${Object.keys(expected).join(", ")} on ${this.url}`,
+      async () => {
+        const apps = await this.get("/v1/apps");
+        const fns = await this.get("/v1/functions");
+        for (const [name, slugs] of Object.entries(expected)) {
+          const app = apps.find((a) => a.name === name);
+          if (!app || app.error || app.function_count !== slugs.length) return false;
+          for (const slug of slugs) {
+            if (!fns.some((f) => f.id === `${name}-${slug}`)) return false;
+          }
+        }
+        return true;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+}
+
+/** What the app observed, read from its control endpoints. */
+export class AppProbe {
+  constructor(baseUrl) {
+    this.baseUrl = baseUrl;
+  }
+  async records(token) {
+    return getJson(`${this.baseUrl}/_compat/records?token=${encodeURIComponent(token)}`);
+  }
+  async wire(runId) {
+    return getJson(`${this.baseUrl}/_compat/wire?runId=${encodeURIComponent(runId)}`);
+  }
+  /** Waits until `pred(records)` holds for the token's records, and returns them. */
+  async recordsWhen(token, pred, what, { timeoutMs = 30_000 } = {}) {
+    return until(
+      what ?? `records of ${token}`,
+      async () => {
+        const r = await this.records(token);
+        return pred(r) ? r : null;
+      },
+      { timeoutMs, intervalMs: 150 },
+    );
+  }
+}
+
+export async function startStack() {
+  if (!fs.existsSync(durinBin)) {
+    throw new Error(`no durin binary at ${durinBin}: build it with \`cargo build -p durin\` or set DURIN_BIN`);
+  }
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "durin-compat-ts-"));
+  logDirs.add(logDir);
+  const [durinPort, slowPort, nodePort, expressPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const durinUrl = `http://127.0.0.1:${durinPort}`;
+  const slowUrl = `http://127.0.0.1:${slowPort}`;
+  const procs = [];
+  const stack = {
+    logDir,
+    durin: new Durin(durinUrl),
+    slow: withSlow ? new Durin(slowUrl) : null,
+    app: new AppProbe(`http://127.0.0.1:${nodePort}`),
+    urls: {
+      node: `http://127.0.0.1:${nodePort}/api/inngest`,
+      express: `http://127.0.0.1:${expressPort}/api/inngest`,
+      slow: `http://127.0.0.1:${nodePort}/slow/inngest`,
+    },
+    async stop() {
+      // Engines first (they call the app), then the app.
+      await Promise.all(procs.filter((p) => p.name.startsWith("durin")).map(stopProcess));
+      await Promise.all(procs.filter((p) => !p.name.startsWith("durin")).map(stopProcess));
+    },
+    logs() {
+      return procs.map((p) => `--- ${p.logFile} (last lines)\n${tail(p.logFile)}`).join("\n");
+    },
+  };
+
+  try {
+    // The app first: `durin dev -u` syncs once at start (--no-poll).
+    const app = startProcess("app", process.execPath, [path.join(suiteDir, "app", "server.mjs")], {
+      logDir,
+      env: {
+        INNGEST_DEV: durinUrl,
+        NODE_PORT: String(nodePort),
+        EXPRESS_PORT: String(expressPort),
+        ...(withSlow ? { DURIN_SLOW_URL: slowUrl } : {}),
+      },
+    });
+    procs.push(app);
+    await until("the app to listen", () => fs.readFileSync(app.logFile, "utf8").includes("READY"), {
+      timeoutMs: 20_000,
+    });
+
+    const durinArgs = (port, dataDir, urls, extra) => [
+      "dev",
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--no-discovery",
+      "--no-poll",
+      ...urls.flatMap((u) => ["-u", u]),
+      ...extra,
+    ];
+    procs.push(
+      startProcess(
+        "durin",
+        durinBin,
+        durinArgs(durinPort, path.join(logDir, "data-main"), [stack.urls.node, stack.urls.express], [
+          "--backoff-scale",
+          String(BACKOFF_SCALE),
+        ]),
+        { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
+      ),
+    );
+    if (withSlow) {
+      procs.push(
+        startProcess("durin-slow", durinBin, durinArgs(slowPort, path.join(logDir, "data-slow"), [stack.urls.slow], []), {
+          logDir,
+          env: { RUST_LOG: process.env.RUST_LOG ?? "info" },
+        }),
+      );
+    }
+
+    await stack.durin.waitForApps({
+      "compat-ts-node": NODE_FUNCTIONS,
+      "compat-ts-express": EXPRESS_FUNCTIONS,
+    });
+    if (withSlow) await stack.slow.waitForApps({ "compat-ts-slow": ["default-schedule"] });
+  } catch (err) {
+    const logs = stack.logs();
+    await stack.stop();
+    err.message = `${err.message}\nlogs in ${logDir}\n${logs}`;
+    throw err;
+  }
+  return stack;
+}
+
+// ---- assertions on time ----------------------------------------------------------------------------
+
+/** The window in which a retry after failed attempt `n` is due under --backoff-scale (R4), in ms. */
+export function backoffWindow(n, scale = BACKOFF_SCALE) {
+  const base = BACKOFF_TABLE_MS[Math.min(n, BACKOFF_TABLE_MS.length - 1)];
+  return [base * scale, (base + JITTER_MS) * scale];
+}
