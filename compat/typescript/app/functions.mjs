@@ -14,6 +14,8 @@ export class UserNotFoundError extends Error {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const rec = (app, fn, event, runId, point, attempt, extra = {}) =>
   record({ app, fn, token: event?.data?.token ?? null, runId, point, attempt, ...extra });
 
@@ -214,8 +216,9 @@ export function protocolFunctions(inngest, app) {
           if (attempt < (event.data.bFails ?? 0)) throw new Error(`par-b failed (attempt ${attempt})`);
           return "B";
         }),
-        step.run("par-c", () => {
+        step.run("par-c", async () => {
           rec(app, "parallel", event, runId, "par-c", attempt);
+          await sleep(event.data.cDelayMs ?? 0);
           return "C";
         }),
       ]);
@@ -224,6 +227,28 @@ export function protocolFunctions(inngest, app) {
         return a + b + c;
       });
       return { a, b, c, joined };
+    },
+  );
+
+  // Promise.all where one branch completes while the discovery request that followed the other branch is
+  // still in flight: every call request replays the body, which waits `replayDelayMs` first, and
+  // `race-slow` takes `slowMs` more than `race-fast`.
+  const parallelRace = inngest.createFunction(
+    { id: "parallel-race", triggers: [{ event: "compat/parallel.race" }] },
+    async ({ event, step, attempt, runId }) => {
+      await sleep(event.data.replayDelayMs ?? 400);
+      const [fast, slow] = await Promise.all([
+        step.run("race-fast", () => {
+          rec(app, "parallel-race", event, runId, "race-fast", attempt);
+          return "fast";
+        }),
+        step.run("race-slow", async () => {
+          rec(app, "parallel-race", event, runId, "race-slow", attempt);
+          await sleep(event.data.slowMs ?? 200);
+          return "slow";
+        }),
+      ]);
+      return { fast, slow };
     },
   );
 
@@ -335,6 +360,7 @@ export function protocolFunctions(inngest, app) {
     stepRetryAfter,
     sequential,
     parallel,
+    parallelRace,
     sleeps,
     sender,
     followupReceiver,

@@ -679,7 +679,9 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     const { run, attempts, records, wire } = await runOnce({
       name: "compat/parallel",
       slug: "parallel",
-      data: { bFails: 1 },
+      // par-c finishes 1 s after the others, so that no branch completes while the discovery request that
+      // followed another branch is in flight (that race is the next test's, a known engine bug).
+      data: { bFails: 1, cDelayMs: 1000 },
     });
     assert.equal(wire[0].status, 206);
     assert.deepEqual(
@@ -711,6 +713,38 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     assert.equal(run.status, "Completed");
     assert.deepEqual(run.output, { a: "A", b: "B", c: "C", joined: "ABC" });
   });
+
+  it(
+    "Promise.all: a branch that completes while the discovery after the other branch is in flight",
+    async () => {
+      const token = newToken("parallel-race");
+      const eventId = await stack.durin.send({
+        name: "compat/parallel.race",
+        data: { token, replayDelayMs: 400, slowMs: 200 },
+      });
+      let run;
+      try {
+        run = await stack.durin.finishedRun(eventId, fnId("node", "parallel-race"), { timeoutMs: 8000 });
+      } catch (err) {
+        const [stuck] = await stack.durin.runsFor(eventId);
+        const [jobs, attempts, wire] = await Promise.all([
+          stack.durin.get(`/v1/runs/${stuck.run_id}/jobs`),
+          stack.durin.attempts(stuck.run_id),
+          stack.app.wire(stuck.run_id),
+        ]);
+        assert.fail(
+          `${err.message}\nrun status ${stuck.status}, jobs left: ${JSON.stringify(jobs)}\n` +
+            `attempts: ${JSON.stringify(attempts.map((a) => [a.step_name, a.attempt, a.outcome, a.started_at_ms, a.ended_at_ms]))}\n` +
+            `SDK answers: ${JSON.stringify(wire.map((w) => [w.stepId, w.status, (w.ops ?? []).map((o) => `${o.op} ${o.name}`)]))}`,
+        );
+      }
+      const records = (await stack.app.records(token)).filter((r) => r.app === "node");
+      assert.deepEqual(attemptNumbers(records, "race-fast"), [0]);
+      assert.deepEqual(attemptNumbers(records, "race-slow"), [0]);
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { fast: "fast", slow: "slow" });
+    },
+  );
 
   it("step.sleep('1s') and step.sleepUntil(date) resume on time", async () => {
     const { run, attempts, wire } = await runOnce({ name: "compat/sleeps", slug: "sleeps", data: {} });

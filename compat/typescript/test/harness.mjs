@@ -39,6 +39,7 @@ export const NODE_FUNCTIONS = [
   "step-retry-after",
   "sequential",
   "parallel",
+  "parallel-race",
   "sleeps",
   "sender",
   "followup-receiver",

@@ -12,6 +12,7 @@ use crate::codec::unavailable;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_pauses.sql"),
+    include_str!("../migrations/0003_job_rerun.sql"),
 ];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {

@@ -121,7 +121,9 @@ pub(crate) fn insert_runs(c: &Connection, runs: &[NewRun]) -> Result<Vec<String>
     Ok(created)
 }
 
-/// Enqueues a job unless the run already has a pending job of the same kind and step.
+/// Enqueues a job unless the run already has a job of the same kind and step. A discovery requested while
+/// the run's discovery job is in flight marks that job to run again when it is done: its request was built
+/// from older state.
 pub(crate) fn insert_job(
     c: &Connection,
     job_id: &str,
@@ -134,7 +136,10 @@ pub(crate) fn insert_job(
     let (kind, step_id, step_name) = job_kind_columns(kind);
     c.prepare_cached(
         "INSERT INTO jobs (job_id, run_id, kind, step_id, step_name, attempt, policy, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (run_id, kind, step_id) DO UPDATE SET rerun = 1
+             WHERE jobs.kind = 'discovery' AND jobs.leased_until IS NOT NULL
+         ON CONFLICT DO NOTHING",
     )
     .map_err(unavailable)?
     .execute(params![

@@ -90,13 +90,13 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
     match &finish.job {
         JobUpdate::Retry { attempt, due_at } => {
             c.prepare_cached(
-                "UPDATE jobs SET attempt = ?2, due_at = ?3, leased_until = NULL WHERE job_id = ?1",
+                "UPDATE jobs SET attempt = ?2, due_at = ?3, leased_until = NULL, rerun = 0 WHERE job_id = ?1",
             )
             .map_err(unavailable)?
             .execute(params![finish.attempt.job_id, attempt, due_at])
             .map_err(unavailable)?;
         }
-        JobUpdate::Remove => delete_job(c, &attempt.job_id)?,
+        JobUpdate::Remove => remove_job(c, &attempt.job_id, attempt.ended_at)?,
         JobUpdate::Keep => {}
     }
 
@@ -212,6 +212,22 @@ fn record_attempt(c: &Connection, finish: &AttemptFinish) -> Result<()> {
         a.next_attempt_at
     ])
     .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Removes a finished job; one marked to run again is replaced by a fresh discovery job, due at `now`.
+fn remove_job(c: &Connection, job_id: &str, now: i64) -> Result<()> {
+    let rerun: Option<(String, String)> = c
+        .prepare_cached("SELECT run_id, policy FROM jobs WHERE job_id = ?1 AND rerun = 1")
+        .map_err(unavailable)?
+        .query_row(params![job_id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .map_err(unavailable)?;
+    delete_job(c, job_id)?;
+    if let Some((run_id, policy)) = rerun {
+        let fresh = ulid::Ulid::generate().to_string();
+        insert_job(c, &fresh, &run_id, &JobKind::Discovery, 0, &policy, now)?;
+    }
     Ok(())
 }
 

@@ -309,6 +309,61 @@ pub async fn finish_attempt_enqueue_skips_memoized_steps(store: Arc<dyn Store>) 
     assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s2"]);
 }
 
+/// Parallel steps finishing while the run's discovery is in flight: the discovery the second step asks
+/// for cannot be a second job, and must not be lost either. The in-flight discovery runs again, as a
+/// fresh job at attempt 0, once it is done, so its next request carries both results.
+pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(
+    store: Arc<dyn Store>,
+) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let plan = claim_one(&*store, T0).await;
+    let mut planned = done(&plan, T0 + 1);
+    planned.enqueue = vec![
+        new_job("job-s1", "run-01", step("s1"), T0 + 1),
+        new_job("job-s2", "run-01", step("s2"), T0 + 1),
+    ];
+    store.finish_attempt(planned).await.expect("finish_attempt");
+    let mut steps = claim_all(&*store, T0 + 1).await;
+    steps.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    let (s1, s2) = (&steps[0], &steps[1]);
+
+    let mut first = done(s1, T0 + 2);
+    first.memos = vec![memo("s1", json!({"data": 1}))];
+    first.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 2)];
+    store.finish_attempt(first).await.expect("finish_attempt");
+    let in_flight = claim_one(&*store, T0 + 2).await;
+    assert_eq!(in_flight.job_id, "job-d2");
+
+    let mut second = done(s2, T0 + 3);
+    second.memos = vec![memo("s2", json!({"data": 2}))];
+    second.enqueue = vec![new_job("job-d3", "run-01", JobKind::Discovery, T0 + 3)];
+    store.finish_attempt(second).await.expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0 + 2, true)]
+    );
+
+    store
+        .finish_attempt(done(&in_flight, T0 + 4))
+        .await
+        .expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0 + 4, false)]
+    );
+    let rerun = claim_one(&*store, T0 + 4).await;
+    assert_ne!(rerun.job_id, "job-d2", "the rerun is a new job");
+    store
+        .finish_attempt(done(&rerun, T0 + 5))
+        .await
+        .expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![],
+        "a rerun happens once"
+    );
+}
+
 /// `request_version` is saved when given and kept when not; `disable_immediate_execution`, once set,
 /// stays set for the run.
 pub async fn finish_attempt_saves_request_version_and_disable_immediate_execution(

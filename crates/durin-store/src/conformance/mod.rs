@@ -83,6 +83,7 @@ macro_rules! __conformance_list {
                 finish_attempt_appends_memos_in_order_and_never_overwrites,
                 finish_attempt_enqueue_dedupes_pending_jobs,
                 finish_attempt_enqueue_skips_memoized_steps,
+                finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight,
                 finish_attempt_saves_request_version_and_disable_immediate_execution,
                 finish_attempt_finish_run_ends_the_run_and_deletes_its_jobs,
                 finish_attempt_finish_run_with_each_final_status,
