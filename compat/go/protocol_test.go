@@ -8,6 +8,10 @@ package compat
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +187,33 @@ func TestBodyErrorExhaustsBudget(t *testing.T) {
 	if !strings.Contains(string(run.Output), "body failure 2") {
 		t.Errorf("output %s, want the last body error", run.Output)
 	}
+	// inngestgo does not look at max_attempts for body errors: even the last answer is a plain 500
+	// without X-Inngest-No-Retry, so only Durin's own count ends the run.
+	ex := e.app.Wire.ByRun(run.RunID)
+	if l := ex[len(ex)-1]; l.Status != 500 || l.Header.Get("X-Inngest-No-Retry") != "" || !strings.Contains(l.Body, `"message"`) {
+		t.Errorf("SDK's last answer: %d no-retry=%q body %s", l.Status, l.Header.Get("X-Inngest-No-Retry"), l.Body)
+	}
+}
+
+// A panic in the function body: inngestgo recovers it and answers a retriable 500; the retry succeeds.
+func TestBodyPanicIsRetried(t *testing.T) {
+	t.Parallel()
+	e := scaled
+	key := uniqueKey(t)
+	eventID := e.send(t, "compat/body.errors", map[string]any{"key": key, "mode": "panic"})
+	run := e.waitRun(t, eventID, "body-errors", 20*time.Second)
+	e.explain(t, run.RunID)
+	wantStatus(t, run, "Completed")
+	body, at := appAttempts(e.app.Rec.For(key), "body")
+	wantInts(t, "body attempts", body, []int{0, 1})
+	checkScaledGaps(t, "body (app)", at)
+	atts := e.attempts(t, run.RunID)
+	if got := outcomes(atts); !eqStrings(got, []string{"ok", "error", "ok"}) {
+		t.Errorf("outcomes %v, want [ok error ok] (prep, panic, retry)", got)
+	}
+	if len(atts) == 3 && !strings.Contains(string(atts[1].Error), "body panicked") {
+		t.Errorf("panic attempt error %s", atts[1].Error)
+	}
 }
 
 // RetryAtError on the only attempt (retries 0) does not grant an extra attempt (R5).
@@ -303,13 +334,7 @@ func TestSleepUntilInThePast(t *testing.T) {
 		t.Fatalf("durin attempts for the sleep: %v", sleepAtts)
 	}
 	if sleepAtts[0].Outcome != "ok" {
-		if negative != "" && strings.Contains(string(sleepAtts[0].Error), "cannot read the sleep duration") {
-			t.Skipf("KNOWN ENGINE INCOMPATIBILITY: inngestgo's step.SleepUntil(past) sends %s; durin answers "+
-				"the sleep with outcome %s and memoizes the error %s instead of resuming at once (a negative "+
-				"duration should be clamped to 0, as a past timestamp already is). The run still completes only "+
-				"because inngestgo ignores the sleep's memo.", negative, sleepAtts[0].Outcome, sleepAtts[0].Error)
-		}
-		t.Errorf("sleep attempt %v, want ok", sleepAtts[0])
+		t.Errorf("sleep attempt %v, want ok: a negative duration (%s) resumes at once", sleepAtts[0], negative)
 	}
 }
 
@@ -470,5 +495,102 @@ func TestClientSendEventIDIdempotency(t *testing.T) {
 	}
 	if got, _ := appAttempts(e.app.Rec.For(key), ""); len(got) != 1 {
 		t.Errorf("click-recorder ran %d times for the same event id, want 1", len(got))
+	}
+}
+
+// What inngestgo itself sends to /fn/register (captured by a stand-in register URL on loopback, not
+// by Durin): the Go-specific spellings that Durin's register endpoint must accept. Durin accepting
+// them is what TestRegistration shows.
+func TestRegisterPayloadShape(t *testing.T) {
+	t.Parallel()
+	type captured struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan captured, 1)
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case got <- captured{r.Header.Clone(), b}:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true,"modified":true}`))
+	}))
+	defer stub.Close()
+	registerURL := stub.URL + "/fn/register"
+	a := app.New(inngestgo.ClientOpts{AppID: "compat-go-capture", RegisterURL: &registerURL,
+		Dev: inngestgo.BoolPtr(true), Logger: fileLogger("app-capture.log")})
+	appSrv := httptest.NewServer(a.Handler())
+	defer appSrv.Close()
+
+	req, _ := http.NewRequest(http.MethodPut, appSrv.URL+app.ServePath, strings.NewReader(`{"url":"`+appSrv.URL+app.ServePath+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Inngest-Server-Kind", "dev")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT answered %d %s", resp.StatusCode, putBody)
+	}
+	var c captured
+	select {
+	case c = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the SDK never posted /fn/register")
+	}
+	t.Logf("PUT answer: 200 %q, x-inngest-sync-kind=%q", putBody, resp.Header.Get("X-Inngest-Sync-Kind"))
+	if os.Getenv("COMPAT_DUMP") != "" {
+		t.Logf("register headers %v\nbody %s", c.header, c.body)
+	}
+	if h := c.header.Get("X-Inngest-Expected-Server-Kind"); h != "dev" {
+		t.Errorf("X-Inngest-Expected-Server-Kind %q, want dev (copied from the PUT)", h)
+	}
+	if h := c.header.Get("X-Inngest-SDK"); h != "go:v0.16.0" {
+		t.Errorf("X-Inngest-SDK %q", h)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(c.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"appName": "compat-go-capture", "deployType": "ping", "v": "1", "sdk": "go:v0.16.0", "framework": ""} {
+		if body[k] != want {
+			t.Errorf("register body %s = %v, want %v", k, body[k], want)
+		}
+	}
+	fns, _ := body["functions"].([]any)
+	byID := map[string]map[string]any{}
+	for _, f := range fns {
+		m := f.(map[string]any)
+		byID[m["id"].(string)] = m
+	}
+	click := byID["compat-go-capture-click-recorder"]
+	zero := byID["compat-go-capture-retries-zero"]
+	if click == nil || zero == nil {
+		t.Fatalf("functions %v", byID)
+	}
+	stepOf := func(f map[string]any) map[string]any {
+		return f["steps"].(map[string]any)["step"].(map[string]any)
+	}
+	// No retries configured: `"retries": null` inside steps.step, nothing at the top level.
+	if r, ok := stepOf(click)["retries"]; !ok || r != nil {
+		t.Errorf("click-recorder steps.step.retries = %v (present %v), want null", r, ok)
+	}
+	if _, ok := click["retries"]; ok {
+		t.Errorf("click-recorder has a top-level retries")
+	}
+	// retries 0: both spellings.
+	if zero["retries"] != float64(0) || jsonString(stepOf(zero)["retries"]) != `{"attempts":0}` {
+		t.Errorf("retries-zero: top-level %v, steps.step.retries %v", zero["retries"], stepOf(zero)["retries"])
+	}
+	rt := stepOf(click)["runtime"].(map[string]any)
+	if _, hasType := rt["type"]; hasType || !strings.Contains(rt["url"].(string), "step=step") {
+		t.Errorf("runtime %v, want {url: ...?fnId=..&step=step} without a type", rt)
+	}
+	if _, ok := click["Singleton"]; !ok {
+		t.Logf("note: no \"Singleton\" key (expected a capitalized null key from inngestgo v0.16.0)")
 	}
 }

@@ -23,10 +23,15 @@ command -v go >/dev/null || { echo "run.sh: go is not installed" >&2; exit 2; }
 go mod download
 go mod verify >/dev/null
 
-export DURIN_BIN="${DURIN_BIN:-$repo/target/debug/durin}"
-if [[ ! -x "$DURIN_BIN" ]]; then
-  echo "run.sh: $DURIN_BIN missing; building it (cargo build -p durin)" >&2
-  (cd "$repo" && cargo build -p durin)
+if [[ -z "${DURIN_BIN:-}" ]]; then
+  export DURIN_BIN="$repo/target/debug/durin"
+  if [[ ! -x "$DURIN_BIN" ]]; then
+    echo "run.sh: $DURIN_BIN missing; building it (cargo build -p durin)" >&2
+    (cd "$repo" && cargo build -p durin)
+  fi
+elif [[ ! -x "$DURIN_BIN" ]]; then
+  echo "run.sh: DURIN_BIN=$DURIN_BIN is not an executable" >&2
+  exit 2
 fi
 
 # Every durin the tests start writes its pid here; anything still alive at the end is stopped.
@@ -52,6 +57,7 @@ go test -count=1 -v -timeout 170s . "$@" 2>&1 | tee "$out" || status=$?
 passed=$(grep -c '^--- PASS' "$out" || true)
 failed=$(grep -c '^--- FAIL' "$out" || true)
 skipped=$(grep -c '^--- SKIP' "$out" || true)
-echo "go-sdk-compat: $passed passed, $failed failed, $skipped skipped"
+if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi  # e.g. a timeout or a harness failure
 if [[ $status -eq 0 && $failed -gt 0 ]]; then status=1; fi
+echo "go-sdk-compat: $passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -94,7 +94,7 @@ type UserCreatedData struct {
 
 type BodyErrorsData struct {
 	Key  string `json:"key"`
-	Mode string `json:"mode"` // retry_after | non_retriable | exhaust
+	Mode string `json:"mode"` // retry_after | non_retriable | exhaust | panic
 }
 
 type RetriesZeroData struct {
@@ -327,6 +327,10 @@ func (a *App) register() {
 				return nil, inngestgo.NoRetryError(fmt.Errorf("body gave up: %s", d.Key))
 			case "exhaust":
 				return nil, fmt.Errorf("body failure %d: %s", attempt, d.Key)
+			case "panic":
+				if attempt == 0 {
+					panic("body panicked: " + d.Key)
+				}
 			}
 			return map[string]any{"prep": prep, "attempt": attempt}, nil
 		},

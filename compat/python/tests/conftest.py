@@ -47,6 +47,16 @@ class Scenario:
     event_id: str
     engine: Engine
     sent_at: float
+    budget: float
+
+    @property
+    def deadline(self) -> float:
+        """Every scenario started at `sent_at`; all of its runs must have ended by this time."""
+        return self.sent_at + self.budget
+
+    def finished(self, app: App, fn_slug: str) -> dict:
+        """This app's run for this scenario, once it has ended."""
+        return self.engine.finished_run(self.event_id, app.fn_id(fn_slug), self.deadline)
 
 
 class Suite:
@@ -187,7 +197,8 @@ def suite(tmp_path_factory):
             ids = _send(engine, events)
             assert len(ids) == len(names), f"/e/ answered {ids!r} for {len(names)} events"
             for n, event_id in zip(names, ids):
-                s.scenarios[n] = Scenario(n, keys[n], event_id, engine, sent_at)
+                budget = 130.0 if engine_name == "slow" else 40.0
+                s.scenarios[n] = Scenario(n, keys[n], event_id, engine, sent_at, budget)
         yield s
     except BaseException:
         for p in s.processes:

@@ -183,9 +183,12 @@ class Engine:
             interval=0.1,
         )
 
-    def finished_run(self, event_id: str, fn_id: str, timeout: float = 30) -> dict:
-        run = self.run_for(event_id, fn_id, timeout=10)
-        return self.wait_final(run["run_id"], timeout)
+    def finished_run(self, event_id: str, fn_id: str, deadline: float | None = None) -> dict:
+        """Waits for the run of `fn_id` for `event_id` to end, until `deadline` (time.time()) at the latest,
+        so that a stuck engine fails every test by one shared deadline instead of one timeout each."""
+        deadline = deadline if deadline is not None else time.time() + 30
+        run = self.run_for(event_id, fn_id, timeout=max(0.5, deadline - time.time()))
+        return self.wait_final(run["run_id"], timeout=max(0.5, deadline - time.time()))
 
 
 def scaled_window(failed_attempt: int, scale: float = SCALE) -> tuple[float, float]:

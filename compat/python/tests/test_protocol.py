@@ -15,7 +15,7 @@ def sha1(text: str) -> str:
 
 def test_sequential_steps(suite, app):
     sc = suite.scenario("sequence")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("sequence"))
+    run = sc.finished(app, "sequence")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"a": 1, "b": 2, "c": 3}
@@ -32,7 +32,7 @@ def test_sequential_steps(suite, app):
 
 def test_parallel_steps_with_group_parallel(suite, app):
     sc = suite.scenario("parallel")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("parallel"))
+    run = sc.finished(app, "parallel")
 
     assert run["status"] == "Completed"
     assert run["output"] == {
@@ -56,7 +56,7 @@ def test_parallel_steps_with_group_parallel(suite, app):
 
 def test_sleep_and_sleep_until(suite, app):
     sc = suite.scenario("sleep")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("sleepy"))
+    run = sc.finished(app, "sleepy")
 
     assert run["status"] == "Completed"
     out = run["output"]
@@ -73,7 +73,7 @@ def test_sleep_and_sleep_until(suite, app):
 
 def test_step_ids_repeated_in_a_loop(suite, app):
     sc = suite.scenario("loop")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("loop"))
+    run = sc.finished(app, "loop")
 
     assert run["status"] == "Completed"
     assert run["output"] == [0, 10, 20]
@@ -87,7 +87,7 @@ def test_step_ids_repeated_in_a_loop(suite, app):
 
 def test_step_send_event_and_client_send(suite, app):
     sc = suite.scenario("relay")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("relay"))
+    run = sc.finished(app, "relay")
 
     assert run["status"] == "Completed"
     out = run["output"]
@@ -97,7 +97,7 @@ def test_step_send_event_and_client_send(suite, app):
         event = sc.engine.get(f"/v1/events/{event_id}")
         assert event["name"] == f"compat/relay.received.{app.framework}"
         assert event["data"]["via"] == via
-        receiver = sc.engine.finished_run(event_id, app.fn_id("relay-receiver"))
+        receiver = sc.engine.finished_run(event_id, app.fn_id("relay-receiver"), sc.deadline)
         assert receiver["status"] == "Completed"
         assert receiver["output"] == {"received_via": via}
 
@@ -111,7 +111,7 @@ def test_step_send_event_and_client_send(suite, app):
 
 def test_on_failure_handler_receives_the_error(suite, app):
     sc = suite.scenario("on_failure")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("doomed"))
+    run = sc.finished(app, "doomed")
 
     assert run["status"] == "Failed"
     assert run["output"]["name"] == "ValueError"
@@ -123,11 +123,11 @@ def test_on_failure_handler_receives_the_error(suite, app):
     def handled():
         return app.steps(sc.key, "on_failure")
 
-    records = wait_until("the on_failure handler to run", handled, timeout=15)
+    records = wait_until("the on_failure handler to run", handled, timeout=max(0.5, sc.deadline - time.time()))
     # The other app's `doomed` failed on the same event; its failure must not start this app's handler
     # (the handler's trigger expression filters on `event.data.function_id`).
     for other in sc.engine.event_runs(sc.event_id):
-        sc.engine.wait_final(other["run_id"])
+        sc.engine.wait_final(other["run_id"], timeout=max(0.5, sc.deadline - time.time()))
     time.sleep(0.5)
     handler_runs = sc.engine.get(f"/v1/runs?function_id={app.fn_id('doomed-failure')}")
     assert len(handler_runs) == 1, handler_runs
@@ -141,7 +141,7 @@ def test_on_failure_handler_receives_the_error(suite, app):
     assert rec["error"]["message"] == f"doomed to fail ({sc.key})"
     assert rec["error"]["name"] == "ValueError"
 
-    handler_run = sc.engine.wait_final(rec["run_id"])
+    handler_run = sc.engine.wait_final(rec["run_id"], timeout=max(0.5, sc.deadline - time.time()))
     assert handler_run["function_id"] == app.fn_id("doomed-failure")
     assert handler_run["status"] == "Completed"
     assert handler_run["output"] == {"handled": f"doomed to fail ({sc.key})"}
@@ -149,7 +149,7 @@ def test_on_failure_handler_receives_the_error(suite, app):
 
 def test_non_retriable_error_in_function_body(suite, app):
     sc = suite.scenario("body_non_retriable")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("body-errors"))
+    run = sc.finished(app, "body-errors")
 
     assert run["status"] == "Failed"
     assert run["output"]["code"] == "non_retriable_error"
@@ -164,7 +164,7 @@ def test_non_retriable_error_in_function_body(suite, app):
 
 def test_retry_after_error_in_function_body(suite, app):
     sc = suite.scenario("body_retry_after")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("body-errors"))
+    run = sc.finished(app, "body-errors")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"prepared": "prepared", "attempt": 1}

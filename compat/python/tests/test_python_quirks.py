@@ -42,7 +42,7 @@ def test_register_payload_python_spelling(engine, app):
 
 def test_engine_sends_top_level_use_api_and_attempt_context(suite, app):
     sc = suite.scenario("sequence")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("sequence"))
+    run = sc.finished(app, "sequence")
     wire = app.wire(sc.key, "sequence")
     assert len(wire) == 4
     for n, w in enumerate(wire):
@@ -95,7 +95,7 @@ def test_sdk_rejects_a_call_request_without_top_level_use_api(app):
 
 def test_non_retriable_error_in_step_is_a_500_with_no_retry(suite, app):
     sc = suite.scenario("ex4_digest_non_retriable_in_step")
-    sc.engine.finished_run(sc.event_id, app.fn_id("user-weekly-digest"))
+    sc.finished(app, "user-weekly-digest")
     wire = app.wire(sc.key, "user-weekly-digest")
     assert len(wire) == 1  # exactly one call: the run failed at once
     w = wire[0]
@@ -107,7 +107,7 @@ def test_non_retriable_error_in_step_is_a_500_with_no_retry(suite, app):
 
 def test_retry_after_error_in_step_is_a_500_with_iso_retry_after(suite, app):
     sc = suite.scenario("ex5_welcome_retry_after")
-    sc.engine.finished_run(sc.event_id, app.fn_id("send-welcome-notification"))
+    sc.finished(app, "send-welcome-notification")
     wire = app.wire(sc.key, "send-welcome-notification")
     first, second = wire[0], wire[1]
     assert first["status"] == 500
@@ -126,7 +126,7 @@ def test_retry_after_error_in_step_is_a_500_with_iso_retry_after(suite, app):
 def test_errors_are_500s_with_code_fields(suite, app):
     # A function-body error: 500, `code: unknown`, no no-retry header (retried).
     sc = suite.scenario("ex1_click_recorder")
-    sc.engine.finished_run(sc.event_id, app.fn_id("click-recorder"))
+    sc.finished(app, "click-recorder")
     wire = app.wire(sc.key, "click-recorder")
     assert [w["status"] for w in wire] == [500, 500, 200]
     assert [w["request"]["ctx"]["attempt"] for w in wire] == [0, 1, 2]
@@ -138,7 +138,7 @@ def test_errors_are_500s_with_code_fields(suite, app):
     # A step error: 206 StepError (code unknown), StepFailed on the last attempt, then the uncaught
     # StepError: 500 + no-retry + `code: step_errored`.
     sc = suite.scenario("ex3_sync_save_exhausted")
-    sc.engine.finished_run(sc.event_id, app.fn_id("sync-systems"))
+    sc.finished(app, "sync-systems")
     wire = app.wire(sc.key, "sync-systems")
     save = [w for w in wire if w["status"] == 206 and w["response"][0]["displayName"] == "save-data"]
     assert [w["response"][0]["op"] for w in save] == ["StepError"] * 4 + ["StepFailed"]
@@ -155,7 +155,7 @@ def test_errors_are_500s_with_code_fields(suite, app):
 
 def test_sleep_ops_carry_an_iso_timestamp(suite, app):
     sc = suite.scenario("sleep")
-    sc.engine.finished_run(sc.event_id, app.fn_id("sleepy"))
+    sc.finished(app, "sleepy")
     wire = app.wire(sc.key, "sleepy")
     sleeps = []
     for i, w in enumerate(wire):
@@ -174,7 +174,7 @@ def test_sleep_ops_carry_an_iso_timestamp(suite, app):
 
 def test_parallel_steps_are_planned_then_targeted(suite, app):
     sc = suite.scenario("parallel")
-    sc.engine.finished_run(sc.event_id, app.fn_id("parallel"))
+    sc.finished(app, "parallel")
     wire = app.wire(sc.key, "parallel")
     first = wire[0]
     assert first["status"] == 206
@@ -199,7 +199,7 @@ def test_parallel_steps_are_planned_then_targeted(suite, app):
 
 def test_retries_zero_sends_max_attempts_1_so_the_sdk_fails_the_step_at_once(suite, app):
     sc = suite.scenario("ex6_retries_zero_uncaught")
-    sc.engine.finished_run(sc.event_id, app.fn_id("retries-zero"))
+    sc.finished(app, "retries-zero")
     wire = app.wire(sc.key, "retries-zero")
     assert [w["request"]["ctx"]["max_attempts"] for w in wire] == [1, 1]
     assert [w["request"]["ctx"]["attempt"] for w in wire] == [0, 0]

@@ -15,7 +15,7 @@ from tests.harness import assert_backoff_gaps, scaled_window, step_attempts
 
 def test_ex1_click_recorder_body_fails_twice_then_succeeds(suite, app):
     sc = suite.scenario("ex1_click_recorder")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("click-recorder"))
+    run = sc.finished(app, "click-recorder")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"inserted": "signup", "attempt": 2}
@@ -40,7 +40,7 @@ def test_ex1_click_recorder_body_fails_twice_then_succeeds(suite, app):
 
 def test_ex2_sync_systems_each_step_has_its_own_counter(suite, app):
     sc = suite.scenario("ex2_sync_independent")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("sync-systems"))
+    run = sc.finished(app, "sync-systems")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"data": {"rows": [1, 2, 3]}, "saved": {"saved": 3}}
@@ -57,7 +57,7 @@ def test_ex2_sync_systems_each_step_has_its_own_counter(suite, app):
 
 def test_ex3_sync_systems_save_data_fails_for_good(suite, app):
     sc = suite.scenario("ex3_sync_save_exhausted")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("sync-systems"))
+    run = sc.finished(app, "sync-systems")
 
     assert run["status"] == "Failed"
     # The step error reached the function body uncaught: the SDK answered `step_errored`.
@@ -79,7 +79,7 @@ def test_ex3_sync_systems_save_data_fails_for_good(suite, app):
 
 def test_ex4_user_weekly_digest_catches_user_not_found(suite, app):
     sc = suite.scenario("ex4_digest_user_not_found")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("user-weekly-digest"))
+    run = sc.finished(app, "user-weekly-digest")
 
     assert run["status"] == "Failed"
     assert run["output"]["code"] == "non_retriable_error"
@@ -101,7 +101,7 @@ def test_ex4_user_weekly_digest_catches_user_not_found(suite, app):
 
 def test_ex4_variant_non_retriable_error_inside_the_step(suite, app):
     sc = suite.scenario("ex4_digest_non_retriable_in_step")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("user-weekly-digest"))
+    run = sc.finished(app, "user-weekly-digest")
 
     assert run["status"] == "Failed"
     assert run["output"]["code"] == "non_retriable_error"
@@ -119,7 +119,7 @@ def test_ex4_variant_non_retriable_error_inside_the_step(suite, app):
 
 def test_ex5_send_welcome_notification_retry_after_3s(suite, app):
     sc = suite.scenario("ex5_welcome_retry_after")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("send-welcome-notification"))
+    run = sc.finished(app, "send-welcome-notification")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"message": "Welcome to our service!", "to": "+15550100"}
@@ -140,7 +140,7 @@ def test_ex5_send_welcome_notification_retry_after_3s(suite, app):
 
 def test_ex6_retries_zero_uncaught_step_error_fails_the_run(suite, app):
     sc = suite.scenario("ex6_retries_zero_uncaught")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("retries-zero"))
+    run = sc.finished(app, "retries-zero")
 
     assert run["status"] == "Failed"
     assert run["output"]["code"] == "step_errored"
@@ -156,7 +156,7 @@ def test_ex6_retries_zero_uncaught_step_error_fails_the_run(suite, app):
 
 def test_ex6_retries_zero_caught_step_error_goes_on(suite, app):
     sc = suite.scenario("ex6_retries_zero_caught")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("retries-zero"))
+    run = sc.finished(app, "retries-zero")
 
     assert run["status"] == "Completed"
     assert run["output"] == {"after": "went on"}
@@ -173,7 +173,7 @@ def test_ex6_retries_zero_caught_step_error_goes_on(suite, app):
 
 def test_ex6_retries_zero_retry_after_grants_no_extra_attempt(suite, app):
     sc = suite.scenario("ex6_retries_zero_retry_after")
-    run = sc.engine.finished_run(sc.event_id, app.fn_id("retries-zero"))
+    run = sc.finished(app, "retries-zero")
 
     assert run["status"] == "Failed"
     assert run["output"]["code"] == "retry_after_error"
@@ -191,7 +191,7 @@ def test_ex7_default_schedule_real_table(suite):
     """Runs on a second `durin dev` without --backoff-scale, concurrently with everything else."""
     sc = suite.scenario("ex7_default_schedule")
     slow_app = suite.apps["slow"]
-    run = sc.engine.finished_run(sc.event_id, slow_app.fn_id("sync-systems"), timeout=120)
+    run = sc.finished(slow_app, "sync-systems")
 
     assert run["status"] == "Completed"
     seen = slow_app.steps(sc.key, "get-data")

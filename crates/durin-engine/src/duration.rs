@@ -12,6 +12,10 @@ pub(crate) fn sleep_until(value: &str, now: UnixMillis) -> Option<UnixMillis> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         return Some(ts.as_millisecond().clamp(now, now + MAX_SLEEP_MS));
     }
+    // A negative duration (a `sleepUntil` in the past, as the Go SDK sends it) means: resume at once.
+    if let Some(past) = value.strip_prefix('-') {
+        return parse_duration_ms(past).map(|_| now);
+    }
     parse_duration_ms(value).map(|ms| now + ms.min(MAX_SLEEP_MS))
 }
 
@@ -78,5 +82,7 @@ mod tests {
         );
         assert_eq!(sleep_until("2025-01-01T00:00:00Z", now), Some(now));
         assert_eq!(sleep_until("9999w", now), Some(now + MAX_SLEEP_MS));
+        assert_eq!(sleep_until("-3s12ms901us935ns", now), Some(now));
+        assert_eq!(sleep_until("-", now), None);
     }
 }

@@ -42,7 +42,7 @@ impl Engine {
         };
         let mut request = call_request(job, state, step_id);
         if self.inner.config.checkpointing && job.kind == JobKind::Discovery {
-            request.ctx.fn_id = Some(state.run.function_id.clone());
+            request.ctx.fn_id = Some(durin_protocol::function_uuid(&state.run.function_id));
             request.ctx.qi_id = Some(job.job_id.clone());
         }
         let url = match call_url(url, &state.run.function_id, step_id) {

@@ -6,6 +6,7 @@
 
 pub mod call;
 pub mod event;
+pub mod function_uuid;
 pub mod headers;
 pub mod ops;
 pub mod register;
@@ -13,6 +14,7 @@ pub mod step_id;
 
 pub use call::{CallContext, CallRequest, CheckpointRequest, StepStack};
 pub use event::{EventPayload, SendEventsResponse};
+pub use function_uuid::function_uuid;
 pub use ops::{OpCode, Operation, SerializedError, UserlandId};
 pub use register::{
     FunctionDef, RegisterRequest, RegisterResponse, RetriesDef, StepDef, TriggerDef,
