@@ -15,7 +15,6 @@ export GOTOOLCHAIN=local
 export GOFLAGS="-mod=readonly -buildvcs=false"
 export GOMODCACHE="$here/.deps/gomod"
 export GOCACHE="$here/.deps/gocache"
-export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 
 command -v go >/dev/null || { echo "run.sh: go is not installed" >&2; exit 2; }
 
