@@ -10,8 +10,11 @@ pub enum EngineError {
     #[error(transparent)]
     Register(#[from] RegisterError),
     /// The request refers to work that has moved on (a finished run, a job no longer running).
-    #[error("stale: {0}")]
+    #[error("{0}")]
     Stale(String),
+    /// The request is malformed or names something that does not exist within a valid target.
+    #[error("{0}")]
+    InvalidRequest(String),
 }
 
 /// Why events were refused. Nothing of a refused batch is stored.

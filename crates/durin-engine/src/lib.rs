@@ -5,6 +5,7 @@
 //! jitter sample and reads the clock, the domain decides. All state lives in the [`Store`]: the engine keeps
 //! only caches it can rebuild (the function list) and wake-ups it can recompute (the next due time).
 
+mod actions;
 mod checkpoint;
 mod clock;
 mod config;
@@ -20,6 +21,7 @@ mod sync;
 mod system_events;
 mod waits;
 
+pub use actions::{BULK_RERUN_MAX, RerunFilter};
 pub use clock::SystemClock;
 pub use config::EngineConfig;
 pub use duration::parse_duration_ms;

@@ -11,6 +11,7 @@ use crate::intake::runs_for;
 pub(crate) const FUNCTION_FINISHED: &str = "inngest/function.finished";
 pub(crate) const FUNCTION_FAILED: &str = "inngest/function.failed";
 pub(crate) const FUNCTION_INVOKED: &str = "inngest/function.invoked";
+pub(crate) const FUNCTION_CANCELLED: &str = "inngest/function.cancelled";
 
 /// The events announcing the end of `state`'s run, and the runs they start.
 pub(crate) fn run_ended(
@@ -51,9 +52,18 @@ pub(crate) fn run_ended(
         data.clone(),
         now,
     )];
-    if status == RunStatus::Failed {
-        // The run id is the event id, so a failure is announced at most once.
-        events.push(event(FUNCTION_FAILED, state.run.run_id.clone(), data, now));
+    // The run id is the event id, so a failure or a cancellation is announced at most once.
+    match status {
+        RunStatus::Failed => {
+            events.push(event(FUNCTION_FAILED, state.run.run_id.clone(), data, now))
+        }
+        RunStatus::Cancelled => events.push(event(
+            FUNCTION_CANCELLED,
+            state.run.run_id.clone(),
+            data,
+            now,
+        )),
+        RunStatus::Running | RunStatus::Completed => {}
     }
     let runs = events
         .iter()

@@ -56,6 +56,7 @@ impl From<EngineError> for ApiError {
             EngineError::Intake(error) => error.into(),
             EngineError::Register(error) => error.into(),
             EngineError::Stale(message) => Self::new(StatusCode::CONFLICT, message),
+            EngineError::InvalidRequest(message) => Self::bad_request(message),
         }
     }
 }

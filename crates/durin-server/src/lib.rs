@@ -7,6 +7,7 @@ mod api_error;
 mod events;
 mod register;
 mod rest;
+mod steps;
 mod views;
 
 use axum::Router;

@@ -19,10 +19,15 @@ pub(crate) fn routes() -> Router<Engine> {
         .route("/events/{id}", get(get_event))
         .route("/events/{id}/runs", get(event_runs))
         .route("/runs", get(list_runs))
-        .route("/runs/{id}", get(get_run))
+        .route("/runs/rerun", post(rerun_many))
+        .route("/runs/{id}", get(get_run).delete(cancel_run))
+        .route("/runs/{id}/steps", get(run_steps))
+        .route("/runs/{id}/rerun", post(rerun))
+        .route("/runs/{id}/retry-now", post(retry_now))
         .route("/runs/{id}/attempts", get(run_attempts))
         .route("/runs/{id}/jobs", get(run_jobs))
-        .route("/apps", get(list_apps))
+        .route("/apps", get(list_apps).post(add_app))
+        .route("/apps/sync", post(add_app))
         .route("/functions", get(list_functions))
         .route("/checkpoint/{id}/async", post(checkpoint))
 }
@@ -109,6 +114,7 @@ struct RunsParams {
     status: Option<String>,
     function_id: Option<String>,
     since: Option<String>,
+    cursor: Option<String>,
     limit: Option<usize>,
 }
 
@@ -130,6 +136,7 @@ async fn list_runs(
         status,
         function_id: params.function_id,
         started_after: time_param("since", params.since.as_deref())?,
+        cursor: params.cursor.filter(|c| !c.is_empty()),
         limit: params.limit.unwrap_or(100),
     };
     let runs = engine.store().list_runs(query).await?;
@@ -185,4 +192,110 @@ async fn checkpoint(
     })?;
     engine.checkpoint(&id, request).await?;
     ok(serde_json::json!({ "ok": true }))
+}
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(payload: JsonBody<T>) -> Result<T, ApiError> {
+    payload.map(|Json(value)| value).map_err(|rejection| {
+        ApiError::bad_request(format!("invalid request body: {}", rejection.body_text()))
+    })
+}
+
+async fn cancel_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let run = engine.cancel_run(&id).await?;
+    ok(views::run(&run))
+}
+
+async fn run_steps(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let store = engine.store();
+    let run = store
+        .get_run(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
+    let attempts = store.attempts_for_run(&id).await?;
+    let steps = store.steps_for_run(&id).await?;
+    let jobs = store.jobs_for_run(&id).await?;
+    ok(crate::steps::timeline(&run, &attempts, &steps, &jobs))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RerunBody {
+    from_step: Option<String>,
+}
+
+async fn rerun(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    payload: JsonBody<RerunBody>,
+) -> ApiResult {
+    // An empty body means "from the start".
+    let request = match payload {
+        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => {
+            RerunBody::default()
+        }
+        other => body(other)?,
+    };
+    let run_id = engine
+        .rerun(&id, request.from_step.as_deref().filter(|s| !s.is_empty()))
+        .await?;
+    ok(serde_json::json!({ "run_id": run_id }))
+}
+
+#[derive(Debug, Deserialize)]
+struct RerunManyBody {
+    function_id: String,
+    status: Option<String>,
+    since: Option<Value>,
+    until: Option<Value>,
+}
+
+fn time_value(name: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!("`{name}` must be Unix milliseconds or RFC 3339"))
+        }),
+        Some(Value::String(text)) => time_param(name, Some(text)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "`{name}` must be Unix milliseconds or RFC 3339"
+        ))),
+    }
+}
+
+async fn rerun_many(State(engine): State<Engine>, payload: JsonBody<RerunManyBody>) -> ApiResult {
+    let request = body(payload)?;
+    if request.function_id.trim().is_empty() {
+        return Err(ApiError::bad_request("`function_id` is required"));
+    }
+    let status = match request.status.as_deref() {
+        None | Some("") => RunStatus::Failed,
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::bad_request("`status` must be one of Running, Completed, Failed, Cancelled")
+        })?,
+    };
+    let filter = durin_engine::RerunFilter {
+        function_id: request.function_id,
+        status,
+        since: time_value("since", request.since.as_ref())?,
+        until: time_value("until", request.until.as_ref())?,
+    };
+    let run_ids = engine.rerun_many(filter).await?;
+    ok(serde_json::json!({ "run_ids": run_ids }))
+}
+
+async fn retry_now(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+    let jobs = engine.retry_now(&id).await?;
+    ok(serde_json::json!({ "jobs": jobs }))
+}
+
+#[derive(Debug, Deserialize)]
+struct AppBody {
+    url: String,
+}
+
+async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult {
+    let request = body(payload)?;
+    let app = engine.add_app(request.url.trim()).await?;
+    ok(views::app(&app))
 }

@@ -46,6 +46,7 @@ pub(crate) fn run(record: &RunRecord) -> Value {
         "status": record.status.as_str(),
         "ended_at": record.ended_at.map(rfc3339),
         "output": record.output,
+        "original_run_id": record.original_run_id,
     })
 }
 

@@ -25,9 +25,11 @@ pub(crate) fn optional_json(text: Option<String>) -> Result<Option<Value>, Store
     text.as_deref().map(from_json).transpose()
 }
 
-/// Columns: run_id, function_id, event_internal_id, status, started_at, ended_at, output.
+/// Columns: run_id, function_id, event_internal_id, status, started_at, ended_at, output, original_run_id.
 pub(crate) const RUN_COLUMNS: &str =
-    "run_id, function_id, event_internal_id, status, started_at, ended_at, output";
+    "run_id, function_id, event_internal_id, status, started_at, ended_at, output, original_run_id";
+/// How many columns `RUN_COLUMNS` holds; a query's further columns start at this index.
+pub(crate) const RUN_COLUMN_COUNT: usize = 8;
 
 pub(crate) fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
     let status: String = row.get(3).map_err(unavailable)?;
@@ -39,6 +41,7 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
         started_at: row.get(4).map_err(unavailable)?,
         ended_at: row.get(5).map_err(unavailable)?,
         output: optional_json(row.get(6).map_err(unavailable)?)?,
+        original_run_id: row.get(7).map_err(unavailable)?,
     })
 }
 

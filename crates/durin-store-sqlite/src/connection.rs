@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_pauses.sql"),
     include_str!("../migrations/0003_job_rerun.sql"),
+    include_str!("../migrations/0004_rerun.sql"),
 ];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {

@@ -5,6 +5,7 @@
 //! savepoint, so one failing write does not undo its neighbours. Reads use a small pool of connections and
 //! never wait for the writer (WAL).
 
+mod actions;
 mod codec;
 mod connection;
 mod intake;

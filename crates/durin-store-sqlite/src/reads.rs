@@ -3,14 +3,14 @@
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
     AppRecord, AttemptRecord, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord,
-    RunState, StoreError,
+    RunState, StepRecord, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::codec::{
-    RUN_COLUMNS, corrupt, from_json, job_kind_from_columns, optional_json, run_from_row,
-    unavailable,
+    RUN_COLUMN_COUNT, RUN_COLUMNS, corrupt, from_json, job_kind_from_columns, optional_json,
+    run_from_row, unavailable,
 };
 
 pub(crate) fn list_apps(c: &Connection) -> Result<Vec<AppRecord>> {
@@ -75,8 +75,8 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         .query_row(params![run_id], |row| {
             Ok((
                 run_from_row(row),
-                row.get::<_, i64>(7)?,
-                row.get::<_, bool>(8)?,
+                row.get::<_, i64>(RUN_COLUMN_COUNT)?,
+                row.get::<_, bool>(RUN_COLUMN_COUNT + 1)?,
             ))
         })
         .optional()
@@ -205,9 +205,10 @@ pub(crate) fn list_runs(c: &Connection, query: &RunQuery) -> Result<Vec<RunRecor
         &format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR function_id = ?2) AND (?3 IS NULL OR started_at >= ?3)
+               AND (?5 IS NULL OR run_id < ?5)
              ORDER BY run_id DESC LIMIT ?4"
         ),
-        params![query.status.map(|s| s.as_str()), query.function_id, query.started_after, limit],
+        params![query.status.map(|s| s.as_str()), query.function_id, query.started_after, limit, query.cursor],
     )
 }
 
@@ -272,4 +273,30 @@ pub(crate) fn jobs_for_run(c: &Connection, run_id: &str) -> Result<Vec<JobRecord
         });
     }
     Ok(jobs)
+}
+
+pub(crate) fn steps_for_run(c: &Connection, run_id: &str) -> Result<Vec<StepRecord>> {
+    let mut statement = c
+        .prepare_cached("SELECT step_id, name, memo FROM steps WHERE run_id = ?1 ORDER BY position")
+        .map_err(unavailable)?;
+    let rows = statement
+        .query_map(params![run_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(unavailable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    rows.into_iter()
+        .map(|(step_id, name, memo)| {
+            Ok(StepRecord {
+                step_id,
+                name,
+                memo: from_json(&memo)?,
+            })
+        })
+        .collect()
 }

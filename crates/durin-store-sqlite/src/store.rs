@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::codec::unavailable;
 use crate::connection::{open_reader, open_writer};
 use crate::writer::Writer;
-use crate::{intake, pauses, queue, reads};
+use crate::{actions, intake, pauses, queue, reads};
 
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
@@ -150,6 +150,43 @@ impl Store for SqliteStore {
         self.writer
             .write(move |c| queue::finish_attempt(c, &finish))
             .await
+    }
+
+    async fn cancel_run(
+        &self,
+        run_id: &str,
+        ended_at: UnixMillis,
+        emit_events: Vec<NewEvent>,
+        start_runs: Vec<NewRun>,
+    ) -> Result<Option<RunRecord>> {
+        let run_id = run_id.to_owned();
+        self.writer
+            .write(move |c| actions::cancel_run(c, &run_id, ended_at, &emit_events, &start_runs))
+            .await
+    }
+
+    async fn start_rerun(
+        &self,
+        run: NewRun,
+        original_run_id: &str,
+        memos: Vec<StepMemo>,
+    ) -> Result<()> {
+        let original = original_run_id.to_owned();
+        self.writer
+            .write(move |c| actions::start_rerun(c, &run, &original, &memos))
+            .await
+    }
+
+    async fn retry_now(&self, run_id: &str, now: UnixMillis) -> Result<u64> {
+        let run_id = run_id.to_owned();
+        self.writer
+            .write(move |c| actions::retry_now(c, &run_id, now))
+            .await
+    }
+
+    async fn steps_for_run(&self, run_id: &str) -> Result<Vec<StepRecord>> {
+        let id = run_id.to_owned();
+        self.read(move |c| reads::steps_for_run(c, &id)).await
     }
 
     async fn get_event(&self, internal_id: &str) -> Result<Option<EventRecord>> {

@@ -71,7 +71,34 @@ pub trait Store: Send + Sync + 'static {
     /// Records one attempt and applies its consequences, atomically.
     async fn finish_attempt(&self, finish: AttemptFinish) -> Result<()>;
 
+    // --- operator actions ---
+
+    /// Cancels a running run: status `Cancelled`, its jobs and pauses removed, `emit_events` and
+    /// `start_runs` stored, in one commit. A run that already ended is left as it is. Returns the run as it
+    /// is afterwards, or `None` when there is no such run.
+    async fn cancel_run(
+        &self,
+        run_id: &str,
+        ended_at: UnixMillis,
+        emit_events: Vec<NewEvent>,
+        start_runs: Vec<NewRun>,
+    ) -> Result<Option<RunRecord>>;
+    /// Starts `run` as a rerun of `original_run_id`, with `memos` (earlier steps' results) already stored,
+    /// and its first discovery job.
+    async fn start_rerun(
+        &self,
+        run: NewRun,
+        original_run_id: &str,
+        memos: Vec<StepMemo>,
+    ) -> Result<()>;
+    /// Makes every job of the run that waits in backoff (attempt > 0, not leased) due at `now`. Returns
+    /// how many.
+    async fn retry_now(&self, run_id: &str, now: UnixMillis) -> Result<u64>;
+
     // --- reads for the API ---
+
+    /// Memoized steps in completion order, with their user ids.
+    async fn steps_for_run(&self, run_id: &str) -> Result<Vec<StepRecord>>;
 
     async fn get_event(&self, internal_id: &str) -> Result<Option<EventRecord>>;
     async fn list_events(&self, query: EventQuery) -> Result<Vec<EventRecord>>;

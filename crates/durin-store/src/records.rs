@@ -69,6 +69,8 @@ pub struct RunRecord {
     pub started_at: UnixMillis,
     pub ended_at: Option<UnixMillis>,
     pub output: Option<Value>,
+    /// For a rerun: the run it repeats.
+    pub original_run_id: Option<String>,
 }
 
 /// A job leased to one executor.
@@ -260,5 +262,15 @@ pub struct RunQuery {
     pub status: Option<RunStatus>,
     pub function_id: Option<String>,
     pub started_after: Option<UnixMillis>,
+    /// Run id to page from (exclusive), newest first.
+    pub cursor: Option<String>,
     pub limit: usize,
+}
+
+/// A memoized step result with the step's user id, in completion order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub step_id: String,
+    pub name: String,
+    pub memo: Value,
 }

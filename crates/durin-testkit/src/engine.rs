@@ -212,6 +212,35 @@ impl EngineProcess {
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// DELETEs a path and returns the JSON body with its status.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .delete(format!("{}{path}", self.url()))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Waits until the run `run_id` has ended, and returns it.
+    pub async fn wait_for_run(&self, run_id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, body) = self.get(&format!("/v1/runs/{run_id}")).await?;
+            if status == 200 && body["data"]["status"] != "Running" {
+                return Ok(body["data"].clone());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "run {run_id} did not end within {timeout:?}: {body}; log:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn data(&self, path: &str) -> anyhow::Result<Value> {
         let (status, body) = self.get(path).await?;
         if status != 200 {

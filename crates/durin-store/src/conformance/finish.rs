@@ -7,8 +7,8 @@ use durin_core::{AttemptOutcome, JobKind, RetryPolicy, RunStatus};
 use serde_json::{Value, json};
 
 use super::support::{
-    LEASE_MS, T0, attempt_of, claim_all, claim_one, done, event, finish, memo, new_job, pending,
-    run, sorted, start_run, step,
+    LEASE_MS, T0, attempt_of, claim_all, claim_one, done, event, finish, job_ids, memo, new_job,
+    pending, run, start_run, step,
 };
 use crate::{
     AttemptRecord, ClaimedJob, EventRecord, JobRecord, JobUpdate, RunFinal, RunRecord, Store,
@@ -21,18 +21,6 @@ async fn steps(store: &dyn Store, run_id: &str) -> Vec<(String, Value)> {
         .await
         .expect("load_run_state")
         .steps
-}
-
-async fn job_ids(store: &dyn Store, run_id: &str) -> Vec<String> {
-    sorted(
-        store
-            .jobs_for_run(run_id)
-            .await
-            .expect("jobs_for_run")
-            .into_iter()
-            .map(|job| job.job_id)
-            .collect(),
-    )
 }
 
 fn error_value(message: &str) -> Value {
@@ -438,6 +426,7 @@ pub async fn finish_attempt_finish_run_ends_the_run_and_deletes_its_jobs(store: 
         started_at: T0,
         ended_at: Some(T0 + 12),
         output: Some(json!({"total": 3, "items": ["a", "b"]})),
+        original_run_id: None,
     };
     assert_eq!(
         store.get_run("run-01").await.expect("get_run"),
@@ -525,6 +514,7 @@ pub async fn finish_attempt_emits_events_and_starts_runs(store: Arc<dyn Store>) 
             started_at: T0 + 5,
             ended_at: None,
             output: None,
+            original_run_id: None,
         })
     );
     assert_eq!(store.get_run("run-03").await.expect("get_run"), None);

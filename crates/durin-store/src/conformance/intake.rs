@@ -18,6 +18,7 @@ fn record(run: &NewRun) -> RunRecord {
         started_at: run.started_at,
         ended_at: None,
         output: None,
+        original_run_id: None,
     }
 }
 

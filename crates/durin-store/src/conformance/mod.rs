@@ -20,6 +20,7 @@
 // Test code compiled behind a feature: failing loudly on an unexpected error is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod actions;
 pub mod apps_functions;
 pub mod concurrency;
 pub mod finish;
@@ -45,6 +46,13 @@ macro_rules! __conformance_list {
     ($callback:ident; $($args:tt)*) => {
         $crate::$callback! {
             ($($args)*)
+            actions {
+                cancel_run_ends_a_running_run_and_removes_its_jobs,
+                start_rerun_creates_a_run_with_kept_results,
+                retry_now_makes_waiting_retries_due,
+                a_pause_is_resolved_once_by_an_event,
+                a_pause_times_out_with_its_timeout_memo,
+            }
             apps_functions {
                 empty_store_lists_nothing,
                 save_app_sync_records_app_and_functions,

@@ -228,6 +228,7 @@ pub async fn runs_for_event_lists_the_runs_an_event_started(store: Arc<dyn Store
                 started_at: T0,
                 ended_at: None,
                 output: None,
+                original_run_id: None,
             },
             RunRecord {
                 run_id: "run-02".into(),
@@ -237,6 +238,7 @@ pub async fn runs_for_event_lists_the_runs_an_event_started(store: Arc<dyn Store
                 started_at: T0,
                 ended_at: None,
                 output: None,
+                original_run_id: None,
             },
         ]
     );
@@ -275,6 +277,7 @@ pub async fn list_runs_filters_and_limits(store: Arc<dyn Store>) {
             status,
             function_id: function.map(str::to_owned),
             started_after: after,
+            cursor: None,
             limit: 100,
         };
     assert_eq!(
@@ -298,6 +301,7 @@ pub async fn list_runs_filters_and_limits(store: Arc<dyn Store>) {
             started_at: T0 + 3,
             ended_at: Some(T0 + 10),
             output: Some(json!({"ok": true})),
+            original_run_id: None,
         }]
     );
     assert_eq!(

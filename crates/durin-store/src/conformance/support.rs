@@ -217,3 +217,16 @@ pub(crate) fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();
     items
 }
+
+/// The run's job ids, sorted.
+pub(crate) async fn job_ids(store: &dyn Store, run_id: &str) -> Vec<String> {
+    sorted(
+        store
+            .jobs_for_run(run_id)
+            .await
+            .expect("jobs_for_run")
+            .into_iter()
+            .map(|job| job.job_id)
+            .collect(),
+    )
+}

@@ -1,0 +1,129 @@
+//! The run page's step timeline: each step (and the function body) with every attempt, its status, and
+//! when it is tried next. Assembled from the attempt history, the memoized results and the pending jobs.
+
+use durin_core::{AttemptOutcome, JobKind, RunStatus};
+use durin_store::{AttemptRecord, JobRecord, RunRecord, StepRecord};
+use serde_json::{Value, json};
+
+use crate::views;
+
+struct Group<'a> {
+    step_id: Option<String>,
+    name: String,
+    attempts: Vec<&'a AttemptRecord>,
+}
+
+pub(crate) fn timeline(
+    run: &RunRecord,
+    attempts: &[AttemptRecord],
+    steps: &[StepRecord],
+    jobs: &[JobRecord],
+) -> Vec<Value> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for attempt in attempts {
+        let index = groups.iter().position(|g| g.step_id == attempt.step_id);
+        match index {
+            Some(i) => groups[i].attempts.push(attempt),
+            None => groups.push(Group {
+                step_id: attempt.step_id.clone(),
+                name: attempt
+                    .step_name
+                    .clone()
+                    .unwrap_or_else(|| "(function body)".to_owned()),
+                attempts: vec![attempt],
+            }),
+        }
+    }
+    // Steps memoized without an attempt of their own (e.g. resolved by a rerun's kept results).
+    for step in steps {
+        if !groups
+            .iter()
+            .any(|g| g.step_id.as_deref() == Some(step.step_id.as_str()))
+        {
+            groups.push(Group {
+                step_id: Some(step.step_id.clone()),
+                name: step.name.clone(),
+                attempts: Vec::new(),
+            });
+        }
+    }
+    groups
+        .iter()
+        .map(|group| step_view(run, group, steps, jobs))
+        .collect()
+}
+
+fn step_view(
+    run: &RunRecord,
+    group: &Group<'_>,
+    steps: &[StepRecord],
+    jobs: &[JobRecord],
+) -> Value {
+    let memo = group
+        .step_id
+        .as_deref()
+        .and_then(|id| steps.iter().find(|s| s.step_id == id))
+        .map(|s| &s.memo);
+    let last = group.attempts.last();
+    let running = run.status == RunStatus::Running;
+    let next_attempt_at = last
+        .and_then(|a| a.next_attempt_at)
+        .filter(|_| running && memo.is_none());
+    let waiting = group.step_id.as_deref().is_some_and(|id| {
+        jobs.iter()
+            .any(|j| matches!(&j.kind, JobKind::Timeout { step_id, .. } if step_id == id))
+    });
+    let (status, output, error) = match memo {
+        Some(memo) if memo.get("error").is_some_and(|e| !e.is_null()) => {
+            ("failed", Value::Null, memo["error"].clone())
+        }
+        Some(memo) => (
+            "completed",
+            memo.get("data").cloned().unwrap_or(Value::Null),
+            Value::Null,
+        ),
+        None if waiting => ("waiting", Value::Null, Value::Null),
+        None if next_attempt_at.is_some() => ("scheduled", Value::Null, Value::Null),
+        None if group.step_id.is_none() => body_status(run, last),
+        None if running => ("running", Value::Null, Value::Null),
+        None => match last {
+            Some(a) if a.outcome != AttemptOutcome::Ok => (
+                "failed",
+                Value::Null,
+                a.error.clone().unwrap_or(Value::Null),
+            ),
+            _ => ("completed", Value::Null, Value::Null),
+        },
+    };
+    json!({
+        "step_id": group.step_id,
+        "name": group.name,
+        "status": status,
+        "output": output,
+        "error": error,
+        "attempts": group.attempts.iter().map(|a| views::attempt(a)).collect::<Vec<_>>(),
+        "next_attempt_at": next_attempt_at.map(views::rfc3339),
+        "next_attempt_at_ms": next_attempt_at,
+    })
+}
+
+/// The function body's status follows the run's.
+fn body_status(run: &RunRecord, last: Option<&&AttemptRecord>) -> (&'static str, Value, Value) {
+    match run.status {
+        RunStatus::Completed => (
+            "completed",
+            run.output.clone().unwrap_or(Value::Null),
+            Value::Null,
+        ),
+        RunStatus::Failed => (
+            "failed",
+            Value::Null,
+            run.output.clone().unwrap_or(Value::Null),
+        ),
+        RunStatus::Cancelled => ("cancelled", Value::Null, Value::Null),
+        RunStatus::Running => match last {
+            Some(a) if a.outcome == AttemptOutcome::Ok => ("completed", Value::Null, Value::Null),
+            _ => ("running", Value::Null, Value::Null),
+        },
+    }
+}
