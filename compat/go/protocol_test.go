@@ -65,6 +65,8 @@ func TestRegistration(t *testing.T) {
 		"click-recorder": 4, "sync-systems": 4, "user-weekly-digest": 4, "send-welcome-notification": 4,
 		"body-errors": 2, "retries-zero": 0, "parallel-steps": 4, "sleeper": 4, "sender": 4,
 		"followup-receiver": 4, "always-fails": 0, "always-fails-failure": 4, "loop-steps": 4,
+		"wait-for-approval": 4, "invoke-parent": 4, "invoke-child": 4,
+		"invoke-child-fails": 0, "invoke-child-slow": 4,
 		"clamped-retries": 20, // the SDK sends 25
 	}
 	seen := map[string]bool{}

@@ -550,4 +550,6 @@ func (a *App) register() {
 			return map[string]any{"items": out}, nil
 		},
 	)))
+
+	a.registerWaits()
 }

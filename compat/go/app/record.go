@@ -49,6 +49,19 @@ func (r *Recorder) For(key string) []Record {
 	return out
 }
 
+// ByRun returns the records made in one run (whatever their key), in order.
+func (r *Recorder) ByRun(runID string) []Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Record
+	for _, rec := range r.recs {
+		if rec.RunID == runID {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
 // Exchange is one call Durin made to the app and the app's (the SDK's) answer, as seen on the wire.
 type Exchange struct {
 	Method      string

@@ -18,6 +18,11 @@ APP_ID = os.environ.get("COMPAT_APP_ID", "compat-py")
 # reaches its own receiver.
 FRAMEWORK = os.environ.get("COMPAT_FRAMEWORK", "flask")
 
+# What `waiter` waits for (step.wait_for_event): an approval for its own trigger's key. The event name is
+# this app's own, so that an approval sent for one app never resumes the other's wait.
+APPROVAL_EVENT = f"compat/wait.approval.{FRAMEWORK}"
+APPROVAL_IF = "event.data.key == async.data.key && async.data.approved == true"
+
 logging.basicConfig(level=logging.WARNING)
 LOGGER = logging.getLogger(APP_ID)
 

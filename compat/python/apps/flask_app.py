@@ -16,7 +16,7 @@ import inngest
 import inngest.flask
 from werkzeug.serving import make_server
 
-from apps.common import APP_ID, FRAMEWORK, LOGGER, RECORDER, WIRE, UserNotFoundError, fails, record_wire
+from apps.common import APP_ID, APPROVAL_EVENT, APPROVAL_IF, FRAMEWORK, LOGGER, RECORDER, WIRE, UserNotFoundError, fails, record_wire
 
 client = inngest.Inngest(app_id=APP_ID, logger=LOGGER)
 
@@ -315,6 +315,158 @@ def doomed(ctx: inngest.ContextSync) -> typing.Any:
     raise ValueError(f"doomed to fail ({key})")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Waits: step.wait_for_event and step.invoke
+# ---------------------------------------------------------------------------------------------------
+
+
+@client.create_function(
+    fn_id="waiter",
+    trigger=inngest.TriggerEvent(event="compat/wait.start"),
+)
+def waiter(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+
+    def before_wait() -> float:
+        RECORDER.add(key, "waiter", "before-wait", attempt=ctx.attempt, run_id=ctx.run_id)
+        return time.time()
+
+    waiting_since = ctx.step.run("before-wait", before_wait)
+    approval = ctx.step.wait_for_event(
+        "wait-approval",
+        event=APPROVAL_EVENT,
+        if_exp=APPROVAL_IF,
+        timeout=datetime.timedelta(seconds=d["timeout_s"]),
+    )
+
+    def after_wait() -> float:
+        RECORDER.add(
+            key,
+            "waiter",
+            "after-wait",
+            attempt=ctx.attempt,
+            approval_type=type(approval).__name__,
+            approval=None if approval is None else approval.to_dict(),
+        )
+        return time.time()
+
+    resumed_at = ctx.step.run("after-wait", after_wait)
+    return {
+        "approval": None
+        if approval is None
+        else {"id": approval.id, "name": approval.name, "data": dict(approval.data)},
+        "waited_s": resumed_at - waiting_since,
+    }
+
+
+@client.create_function(
+    fn_id="invoked-add",
+    trigger=inngest.TriggerEvent(event="compat/invoked.add"),
+)
+def invoked_add(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    RECORDER.add(
+        d["key"],
+        "invoked-add",
+        "body",
+        attempt=ctx.attempt,
+        run_id=ctx.run_id,
+        event_id=ctx.event.id,
+        event_name=ctx.event.name,
+        meta=d.get("_inngest"),
+    )
+    return {"sum": d["a"] + d["b"], "by": "invoked-add"}
+
+
+@client.create_function(
+    fn_id="invoked-fails",
+    retries=0,
+    trigger=inngest.TriggerEvent(event="compat/invoked.fails"),
+)
+def invoked_fails(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    RECORDER.add(
+        d["key"], "invoked-fails", "body", attempt=ctx.attempt, run_id=ctx.run_id, event_id=ctx.event.id
+    )
+    raise ValueError(f"invoked function failed ({d['key']})")
+
+
+@client.create_function(
+    fn_id="invoked-slow",
+    trigger=inngest.TriggerEvent(event="compat/invoked.slow"),
+)
+def invoked_slow(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+
+    def started() -> float:
+        RECORDER.add(d["key"], "invoked-slow", "started", run_id=ctx.run_id, event_id=ctx.event.id)
+        return time.time()
+
+    ctx.step.run("started", started)
+    ctx.step.sleep("slow-nap", datetime.timedelta(seconds=d["sleep_s"]))
+    return {"slept_s": d["sleep_s"]}
+
+
+INVOKE_TARGETS = {"ok": invoked_add, "fail": invoked_fails, "timeout": invoked_slow}
+
+
+@client.create_function(
+    fn_id="invoker",
+    trigger=inngest.TriggerEvent(event="compat/invoke.start"),
+)
+def invoker(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+    mode = d["mode"]  # "ok" | "fail" | "timeout"
+
+    def before_invoke() -> float:
+        RECORDER.add(key, "invoker", "before-invoke", attempt=ctx.attempt, run_id=ctx.run_id)
+        return time.time()
+
+    invoked_since = ctx.step.run("before-invoke", before_invoke)
+    timeout = datetime.timedelta(seconds=d["timeout_s"]) if "timeout_s" in d else None
+    result, error = None, None
+    try:
+        result = ctx.step.invoke(
+            "call",
+            function=INVOKE_TARGETS[mode],
+            data={"key": key, "a": 2, "b": 3, "sleep_s": d.get("sleep_s", 0)},
+            timeout=timeout,
+        )
+    except inngest.StepError as err:
+        error = {"type": type(err).__name__, "name": err.name, "message": err.message}
+
+    def after_invoke() -> float:
+        RECORDER.add(key, "invoker", "after-invoke", attempt=ctx.attempt, result=result, error=error)
+        return time.time()
+
+    returned_at = ctx.step.run("after-invoke", after_invoke)
+    return {"result": result, "error": error, "waited_s": returned_at - invoked_since}
+
+
+
+@client.create_function(
+    fn_id="invoke-fanout",
+    trigger=inngest.TriggerEvent(event="compat/invoke.fanout"),
+)
+def invoke_fanout(ctx: inngest.ContextSync) -> typing.Any:
+    d = _data(ctx)
+    key = d["key"]
+    RECORDER.add(key, "invoke-fanout", "body", attempt=ctx.attempt)
+    results = ctx.group.parallel(
+        (
+            lambda: ctx.step.invoke(
+                "fast", function=invoked_add, data={"key": key, "a": 1, "b": 2, "sleep_s": 0}
+            ),
+            lambda: ctx.step.invoke(
+                "slow", function=invoked_slow, data={"key": key, "a": 0, "b": 0, "sleep_s": d["sleep_s"]}
+            ),
+        )
+    )
+    return {"results": list(results)}
+
+
 FUNCTIONS = [
     record_click,
     sync_systems,
@@ -329,6 +481,12 @@ FUNCTIONS = [
     relay,
     relay_receiver,
     doomed,
+    waiter,
+    invoker,
+    invoked_add,
+    invoked_fails,
+    invoked_slow,
+    invoke_fanout,
 ]
 
 app = flask.Flask(__name__)

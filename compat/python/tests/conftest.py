@@ -20,7 +20,7 @@ from tests.harness import App, Engine, Fatal, Process, wait_until
 from tests.scenarios import SCENARIOS
 
 FRAMEWORKS = ["flask", "fastapi"]
-# Functions each app serves: 13 of its own plus the failure handler the SDK adds for `doomed`.
+# Functions each app serves: 19 of its own plus the failure handler the SDK adds for `doomed`.
 FUNCTION_SLUGS = [
     "click-recorder",
     "sync-systems",
@@ -36,6 +36,12 @@ FUNCTION_SLUGS = [
     "relay-receiver",
     "doomed",
     "doomed-failure",
+    "waiter",
+    "invoker",
+    "invoked-add",
+    "invoked-fails",
+    "invoked-slow",
+    "invoke-fanout",
 ]
 RUN_SLOW = os.environ.get("COMPAT_SKIP_SLOW", "") not in ("1", "true", "yes")
 
@@ -146,16 +152,6 @@ def _wait_synced(engine: Engine, apps: list[App]) -> None:
     wait_until(f"engine {engine.name} to list {[a.app_id for a in apps]}", synced, timeout=30, interval=0.2)
 
 
-def _send(engine: Engine, events: list[inngest.Event]) -> list[str]:
-    client = inngest.Inngest(
-        app_id="compat-py-tests",
-        is_production=False,
-        api_base_url=engine.url,
-        event_api_base_url=engine.url,
-    )
-    return client.send_sync(events)
-
-
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory):
     log_dir = harness.SUITE_DIR / ".artifacts"
@@ -194,7 +190,7 @@ def suite(tmp_path_factory):
                 for n in names
             ]
             sent_at = time.time()
-            ids = _send(engine, events)
+            ids = engine.send(events)
             assert len(ids) == len(names), f"/e/ answered {ids!r} for {len(names)} events"
             for n, event_id in zip(names, ids):
                 budget = 130.0 if engine_name == "slow" else 40.0

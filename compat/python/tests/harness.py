@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 
 import httpx
+import inngest
 
 SUITE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = SUITE_DIR.parent.parent
@@ -154,6 +155,24 @@ class Engine:
         resp = self.http.get(path)
         resp.raise_for_status()
         return resp.json()["data"]
+
+    def send(self, events: list[inngest.Event]) -> list[str]:
+        """Sends events through the SDK's own client (`POST /e/{key}`); answers their ids."""
+        client = inngest.Inngest(
+            app_id="compat-py-tests",
+            is_production=False,
+            api_base_url=self.url,
+            event_api_base_url=self.url,
+        )
+        return client.send_sync(events)
+
+    def events(self, name: str, limit: int = 1000) -> list[dict]:
+        resp = self.http.get("/v1/events", params={"name": name, "limit": limit})
+        resp.raise_for_status()
+        return resp.json()["data"]
+
+    def jobs(self, run_id: str) -> list[dict]:
+        return self.get(f"/v1/runs/{run_id}/jobs")
 
     def event_runs(self, event_id: str) -> list[dict]:
         return self.get(f"/v1/events/{event_id}/runs")

@@ -39,4 +39,14 @@ SCENARIOS: dict[str, tuple[str, str, dict]] = {
     "loop": ("main", "compat/steps.loop", {}),
     "relay": ("main", "compat/relay.start", {}),
     "on_failure": ("main", "compat/doomed", {}),
+    # step.wait_for_event: resumed by the test's approval event (sent once the wait is stored; the long
+    # timeout keeps it waiting however late the test runs, e.g. after example 7), or by its timeout.
+    "wait_match": ("main", "compat/wait.start", {"timeout_s": 600}),
+    "wait_timeout": ("main", "compat/wait.start", {"timeout_s": 2}),
+    # step.invoke: of a function that returns, of one that fails (retries=0), of a slow one with a timeout.
+    "invoke_ok": ("main", "compat/invoke.start", {"mode": "ok"}),
+    "invoke_fail": ("main", "compat/invoke.start", {"mode": "fail"}),
+    "invoke_timeout": ("main", "compat/invoke.start", {"mode": "timeout", "timeout_s": 1, "sleep_s": 2}),
+    # Two invokes in ctx.group.parallel: a fast one and one that sleeps 1 s.
+    "invoke_fanout": ("main", "compat/invoke.fanout", {"sleep_s": 1}),
 }

@@ -3,6 +3,7 @@
 // Every function takes its failure plan from the event's data, so one function serves several cases, and
 // records what it saw (step, attempt, time) under `event.data.token`, which each test makes unique.
 
+import { randomUUID } from "node:crypto";
 import { NonRetriableError, RetryAfterError } from "inngest";
 import { record } from "./recorder.mjs";
 
@@ -354,6 +355,27 @@ export function protocolFunctions(inngest, app) {
     },
   );
 
+  // Sequential steps for the checkpointing tests: `steps` names them (in order); `failStep` fails while
+  // `attempt < failTimes`. Each step returns a fresh nonce, so a value that comes back on a later request
+  // can only be the memoized one.
+  const checkpointFlow = inngest.createFunction(
+    { id: "checkpoint-flow", triggers: [{ event: "compat/checkpoint.flow" }] },
+    async ({ event, step, attempt, runId }) => {
+      const out = {};
+      for (const name of event.data.steps) {
+        out[name] = await step.run(name, () => {
+          const nonce = randomUUID();
+          rec(app, "checkpoint-flow", event, runId, name, attempt, { nonce });
+          if (name === event.data.failStep && attempt < (event.data.failTimes ?? 1)) {
+            throw new Error(`${name} failed (attempt ${attempt})`);
+          }
+          return { attempt, nonce };
+        });
+      }
+      return out;
+    },
+  );
+
   return [
     retriesZero,
     bodyErrors,
@@ -366,6 +388,7 @@ export function protocolFunctions(inngest, app) {
     followupReceiver,
     withOnFailure,
     loop,
+    checkpointFlow,
   ];
 }
 
@@ -382,4 +405,38 @@ export function defaultScheduleFunctions(inngest, app) {
     },
   );
   return [flaky];
+}
+
+/** Per token: how many requests got past `st-a` (the `stalled-request` function). */
+const passes = new Map();
+
+/**
+ * Served to an engine with `--request-timeout 2`: the body stalls right after step `st-a`, the first time
+ * it gets there (`stallMs`, longer than the timeout), so Durin gives up on that request and retries the
+ * job while the stalled request still runs. The retry gets there second and stalls `liveMs` (shorter than
+ * the timeout), so the stalled request wakes up and runs `st-b` while the retry is still in flight.
+ */
+export function timeoutFunctions(inngest, app) {
+  const stalledRequest = inngest.createFunction(
+    { id: "stalled-request", triggers: [{ event: "compat/stalled.request" }] },
+    async ({ event, step, attempt, runId }) => {
+      const run = (name) =>
+        step.run(name, () => {
+          const nonce = randomUUID();
+          rec(app, "stalled-request", event, runId, name, attempt, { nonce });
+          return { attempt, nonce };
+        });
+      const a = await run("st-a");
+      const token = event.data.token;
+      const pass = (passes.get(token) ?? 0) + 1;
+      passes.set(token, pass);
+      const stall = pass === 1 ? event.data.stallMs : pass === 2 ? event.data.liveMs : 0;
+      rec(app, "stalled-request", event, runId, "stall", attempt, { pass, stall });
+      await sleep(stall);
+      const b = await run("st-b");
+      const c = await run("st-c");
+      return { "st-a": a, "st-b": b, "st-c": c };
+    },
+  );
+  return [stalledRequest];
 }

@@ -2,11 +2,16 @@
 //
 // - `records`: one entry each time user code runs a recorded point (a step callback, a function body, a
 //   catch block, an onFailure handler), with the `attempt` the SDK handed to the handler and a timestamp.
-// - `wire`: one entry per call request the SDK answered (status, no-retry and retry-after headers, the op
-//   codes of a 206), captured around the SDK's own serve handler, keyed by the run id Durin sent.
+// - `wire`: one entry per call request the SDK answered (status, no-retry and retry-after headers, the ops
+//   of a 206), captured around the SDK's own serve handler, keyed by the run id Durin sent.
+// - `checkpoints`: one entry per `POST /v1/checkpoint/{runId}/async` the SDK sent to the engine (TS
+//   checkpointing, when the call request carries `ctx.fn_id`): its body's ids and steps, and the engine's
+//   answer. Captured through the client's documented `fetch` option, which the SDK uses for every call to
+//   the engine's API; the request goes out unchanged.
 
 const records = [];
 const wire = [];
+const checkpoints = [];
 
 export function record(entry) {
   records.push({ t: Date.now(), ...entry });
@@ -20,25 +25,70 @@ export function wireFor(runId) {
   return wire.filter((w) => w.runId === runId);
 }
 
-function summarizeBody(text) {
+export function checkpointsFor(runId) {
+  return checkpoints.filter((c) => c.runId === runId);
+}
+
+/** The fields of an op the tests look at; `data` is kept only when the op has that key at all. */
+function summarizeOps(ops) {
+  return ops.map((op) => ({
+    op: op.op,
+    id: op.id,
+    name: op.name,
+    displayName: op.displayName,
+    userland: op.userland,
+    error: op.error ? { name: op.error.name, message: op.error.message } : undefined,
+    ...("data" in op ? { data: op.data } : {}),
+  }));
+}
+
+/** A 206's body is a list of ops; any other answer's body is kept as it is (a 200's is the run output). */
+function summarizeBody(status, text) {
   try {
     const body = JSON.parse(text);
-    if (Array.isArray(body)) {
-      return {
-        ops: body.map((op) => ({
-          op: op.op,
-          id: op.id,
-          name: op.name,
-          displayName: op.displayName,
-          userland: op.userland,
-          error: op.error ? { name: op.error.name, message: op.error.message } : undefined,
-        })),
-      };
-    }
+    if (status === 206 && Array.isArray(body)) return { ops: summarizeOps(body) };
     return { body };
   } catch {
     return { text: text.slice(0, 2000) };
   }
+}
+
+/**
+ * A `fetch` for `new Inngest({ fetch })`: passes every request through unchanged and records the async
+ * checkpoints (`POST .../v1/checkpoint/{runId}/async`) with the engine's answer.
+ */
+export function recordingFetch(app, inner = globalThis.fetch.bind(globalThis)) {
+  return async (input, init) => {
+    const href = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const match = /\/v1\/checkpoint\/([^/]+)\/async$/.exec(new URL(href).pathname);
+    if (!match) return inner(input, init);
+    const entry = { app, t: Date.now(), runId: decodeURIComponent(match[1]) };
+    try {
+      const body = JSON.parse(init?.body ?? "null");
+      Object.assign(entry, {
+        bodyRunId: body?.run_id ?? null,
+        fnId: body?.fn_id ?? null,
+        qiId: body?.qi_id ?? null,
+        requestId: body?.request_id ?? null,
+        generationId: body?.generation_id ?? null,
+        steps: Array.isArray(body?.steps) ? summarizeOps(body.steps) : null,
+      });
+    } catch {
+      entry.unreadableBody = String(init?.body).slice(0, 2000);
+    }
+    try {
+      const res = await inner(input, init);
+      entry.status = res.status;
+      if (!res.ok) entry.answer = (await res.clone().text()).slice(0, 2000);
+      return res;
+    } catch (err) {
+      entry.status = null;
+      entry.answer = `fetch failed: ${err?.message ?? err}`;
+      throw err;
+    } finally {
+      checkpoints.push(entry);
+    }
+  };
 }
 
 /**
@@ -91,17 +141,21 @@ export function watchResponse(app, req, res) {
       noRetry: header("x-inngest-no-retry"),
       retryAfter: header("retry-after"),
       sdk: header("x-inngest-sdk"),
-      ...summarizeBody(Buffer.concat(chunks).toString("utf8")),
+      ...summarizeBody(res.statusCode, Buffer.concat(chunks).toString("utf8")),
     });
   };
 }
 
-/** Serves `/_compat/records?token=` and `/_compat/wire?runId=`; returns false for any other path. */
+/**
+ * Serves `/_compat/records?token=`, `/_compat/wire?runId=` and `/_compat/checkpoints?runId=`; returns false
+ * for any other path.
+ */
 export function serveControl(req, res) {
   const url = new URL(req.url ?? "/", "http://app.invalid");
   let data;
   if (url.pathname === "/_compat/records") data = recordsFor(url.searchParams.get("token"));
   else if (url.pathname === "/_compat/wire") data = wireFor(url.searchParams.get("runId"));
+  else if (url.pathname === "/_compat/checkpoints") data = checkpointsFor(url.searchParams.get("runId"));
   else return false;
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify(data));

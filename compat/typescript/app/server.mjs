@@ -7,28 +7,34 @@
 //   compat-ts-slow     inngest/node on node:http   http://127.0.0.1:$NODE_PORT/slow/inngest
 //                      (retries.md example 7; registers with the engine at $DURIN_SLOW_URL, which runs
 //                      the real default backoff table; only when that variable is set)
+//   compat-ts-timeout  inngest/node on node:http   http://127.0.0.1:$NODE_PORT/timeout/inngest
+//                      (a request that outlives the engine's request timeout; registers with the engine
+//                      at $DURIN_TIMEOUT_URL, which runs --request-timeout 2)
 //
 // The main engine is found the SDK's usual way, INNGEST_DEV=http://127.0.0.1:<port>. The node:http server
-// also serves what the app observed: /_compat/records?token=..., /_compat/wire?runId=...
+// also serves what the app observed: /_compat/records?token=..., /_compat/wire?runId=...,
+// /_compat/checkpoints?runId=... (the node and Express clients get a pass-through `fetch` that records the
+// SDK's checkpoint POSTs to the engine).
 
 import http from "node:http";
 import express from "express";
 import { Inngest } from "inngest";
 import { serve as serveNode } from "inngest/node";
 import { serve as serveExpress } from "inngest/express";
-import { docFunctions, protocolFunctions, defaultScheduleFunctions } from "./functions.mjs";
-import { serveControl, watchResponse } from "./recorder.mjs";
+import { docFunctions, protocolFunctions, defaultScheduleFunctions, timeoutFunctions } from "./functions.mjs";
+import { recordingFetch, serveControl, watchResponse } from "./recorder.mjs";
 
 const nodePort = Number(process.env.NODE_PORT);
 const expressPort = Number(process.env.EXPRESS_PORT);
 const slowUrl = process.env.DURIN_SLOW_URL;
-if (!process.env.INNGEST_DEV || !nodePort || !expressPort) {
-  console.error("INNGEST_DEV, NODE_PORT and EXPRESS_PORT must be set");
+const timeoutUrl = process.env.DURIN_TIMEOUT_URL;
+if (!process.env.INNGEST_DEV || !nodePort || !expressPort || !timeoutUrl) {
+  console.error("INNGEST_DEV, NODE_PORT, EXPRESS_PORT and DURIN_TIMEOUT_URL must be set");
   process.exit(2);
 }
 
-const nodeClient = new Inngest({ id: "compat-ts-node" });
-const expressClient = new Inngest({ id: "compat-ts-express" });
+const nodeClient = new Inngest({ id: "compat-ts-node", fetch: recordingFetch("node") });
+const expressClient = new Inngest({ id: "compat-ts-express", fetch: recordingFetch("express") });
 
 const nodeHandler = serveNode({
   client: nodeClient,
@@ -45,11 +51,26 @@ if (slowUrl) {
   });
 }
 
+const timeoutClient = new Inngest({
+  id: "compat-ts-timeout",
+  baseUrl: timeoutUrl,
+  isDev: true,
+  fetch: recordingFetch("timeout"),
+});
+const timeoutHandler = serveNode({
+  client: timeoutClient,
+  functions: timeoutFunctions(timeoutClient, "timeout"),
+});
+
 const nodeServer = http.createServer((req, res) => {
   if (serveControl(req, res)) return;
   if (req.url.startsWith("/api/inngest")) {
     watchResponse("node", req, res);
     return nodeHandler(req, res);
+  }
+  if (req.url.startsWith("/timeout/inngest")) {
+    watchResponse("timeout", req, res);
+    return timeoutHandler(req, res);
   }
   if (slowHandler && req.url.startsWith("/slow/inngest")) {
     watchResponse("slow", req, res);
@@ -86,6 +107,7 @@ console.log(
     node: `http://127.0.0.1:${nodePort}/api/inngest`,
     express: `http://127.0.0.1:${expressPort}/api/inngest`,
     slow: slowHandler ? `http://127.0.0.1:${nodePort}/slow/inngest` : null,
+    timeout: `http://127.0.0.1:${nodePort}/timeout/inngest`,
   })}`,
 );
 

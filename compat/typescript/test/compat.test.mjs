@@ -1,16 +1,35 @@
 // Compatibility suite: the official Inngest TypeScript SDK (npm inngest@4.24.0), served with inngest/node on
 // node:http and with inngest/express, against a real `durin dev`. Every test sends events with the SDK's
-// client, then checks what the app observed (attempt numbers, times, the SDK's HTTP answers) and what Durin
-// reports (/v1/events/{id}/runs, /v1/runs/{id}, /v1/runs/{id}/attempts).
+// client, then checks what the app observed (attempt numbers, times, the SDK's HTTP answers, its checkpoint
+// POSTs) and what Durin reports (/v1/events/{id}/runs, /v1/runs/{id}, /v1/runs/{id}/attempts).
+//
+// The suite runs in two modes (COMPAT_MODE, see harness.mjs), and every semantic assertion (attempt numbers
+// per step, outcomes, outputs, backoff gaps) is the same in both: retries.md holds whichever way the SDK
+// executes. Only the wire shape differs, and each mode asserts its own:
+//   classic     one step per call request; a step's result comes back in a 206; a run ends with 200 + output
+//   checkpoint  the SDK runs the steps it can in one request and POSTs each finished one to
+//               /v1/checkpoint/{runId}/async (Durin memoizes it and lists it as an attempt at once); a step
+//               error or a retry that succeeded at attempt > 0 ends the request with a 206; a run ends with
+//               206 [RunComplete + output]
 //
 // Contract: ../../../shared/spec/retries.md (R1-R12 and its seven worked examples);
-// wire behaviour: ../../../shared/spec/inngest-protocol.md (sections 0.1, 1.6, 2a-2f).
+// wire behaviour: ../../../shared/spec/inngest-protocol.md (sections 0.1, 1.2, 1.6, 2a-2f, 2.i).
 
 import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { backoffWindow, startStack, withSlow } from "./harness.mjs";
+import {
+  REQUEST_TIMEOUT_S,
+  backoffWindow,
+  checkpointMode,
+  mode,
+  slowSkipReason,
+  startStack,
+  withSlow,
+} from "./harness.mjs";
 
+/** The job a checkpoint belongs to: Durin's `qi_id` is `<job id>:<attempt>` (one dispatch). */
+const jobOf = (qiId) => qiId.slice(0, qiId.lastIndexOf(":"));
 const SDK_HEADER = "inngest-js:v4.24.0";
 /** Slack for app-observed gaps (scheduling, HTTP, two processes on a shared 2-core machine). */
 const TOLERANCE_MS = 400;
@@ -25,6 +44,83 @@ const at = (records, point) => records.filter((r) => r.point === point);
 const attemptNumbers = (records, point) => at(records, point).map((r) => r.attempt);
 const stepAttempts = (attempts, stepName) => attempts.filter((a) => a.step_name === stepName);
 const gaps = (times) => times.slice(1).map((t, i) => t - times[i]);
+
+/** The classic-mode or the checkpoint-mode expectation, for the mode this run tests. */
+const byMode = (classic, checkpoint) => (checkpointMode ? checkpoint : classic);
+
+/**
+ * The `ctx.fn_id` Durin sends (and the SDK echoes in its checkpoints): a name-based UUID (version 5
+ * layout over SHA-1) of the function id, see crates/durin-protocol/src/function_uuid.rs.
+ */
+function functionUuid(functionId) {
+  const b = createHash("sha1").update(functionId).digest().subarray(0, 16);
+  b[6] = (b[6] & 0x0f) | 0x50;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** An op as "<op> <name>", the name being the user's step id (the display name) when the op has one. */
+const opLabel = (o) => (o.displayName ?? o.name ? `${o.op} ${o.displayName ?? o.name}` : o.op);
+/** Each answer the SDK gave, in order: [status, x-inngest-no-retry, ...op labels]. */
+const answers = (wire) => wire.map((w) => [w.status, w.noRetry, ...(w.ops ?? []).map(opLabel)]);
+/** The ops of each checkpoint POST, in order. */
+const checkpointed = (checkpoints) => checkpoints.map((c) => c.steps.map(opLabel));
+
+/**
+ * The answer that completed a run. Classic: 200 with the output as the body. Checkpoint mode: 206 with a
+ * single RunComplete op (id sha1("complete")) carrying the output, every step having been checkpointed
+ * before.
+ */
+function assertCompletedAnswer(last, output, { checkpointing = checkpointMode } = {}) {
+  if (checkpointing) {
+    assert.equal(last.status, 206, `the run's last answer: ${JSON.stringify(last)}`);
+    assert.equal(last.ops?.length, 1, `one op in the last answer: ${JSON.stringify(last.ops)}`);
+    assert.deepEqual([last.ops[0].op, last.ops[0].id], ["RunComplete", sha1("complete")]);
+    assert.deepEqual(last.ops[0].data, output, "RunComplete carries the run's output");
+  } else {
+    assert.equal(last.status, 200, `the run's last answer: ${JSON.stringify(last)}`);
+    assert.deepEqual(last.body, output, "the 200's body is the run's output");
+  }
+  assert.equal(last.noRetry, null);
+}
+
+/**
+ * Checked for every observed run. Classic mode: the SDK sent no checkpoint. Checkpoint mode: each
+ * checkpoint POST echoed the run id, Durin's fn_id and the queue item (job) it was called for, carried one
+ * finished StepRun (bufferedSteps defaults to 1), and Durin accepted it (200); Durin lists each such step
+ * once, as an ok attempt of that very job, at attempt 0 (the SDK checkpoints only in a request that started
+ * at attempt 0, retries.md 1.2's TS nuance), with no duration (started_at_ms == ended_at_ms).
+ * `expectStale` names the steps whose checkpoint Durin must refuse with 409 (a stale dispatch).
+ */
+function assertCheckpoints({ app, slug, run, attempts, checkpoints, expectStale = [] }) {
+  if (!checkpointMode) {
+    assert.deepEqual(checkpoints, [], "classic mode: the SDK sent no checkpoint");
+    return;
+  }
+  for (const c of checkpoints) {
+    const where = `checkpoint ${JSON.stringify(c)}`;
+    const stale = expectStale.includes(c.steps?.[0]?.displayName);
+    assert.equal(c.status, stale ? 409 : 200, `Durin's answer to ${where}`);
+    if (stale) continue;
+    assert.equal(c.bodyRunId, run.run_id, where);
+    assert.equal(c.fnId, functionUuid(fnId(app, slug)), where);
+    assert.equal(c.steps?.length, 1, where);
+    const [op] = c.steps;
+    assert.equal(op.op, "StepRun", where);
+    const listed = attempts.filter((a) => a.step_id === op.id);
+    const ok = listed.filter((a) => a.outcome === "ok");
+    assert.equal(ok.length, 1, `one ok attempt of ${op.displayName}: ${JSON.stringify(listed)}`);
+    assert.equal(ok[0].job_id, jobOf(c.qiId), `${op.displayName}'s attempt is on the job the SDK was called for`);
+    assert.equal(ok[0].step_name, op.displayName);
+    assert.equal(ok[0].attempt, 0, `${op.displayName} was checkpointed at attempt 0`);
+    assert.equal(
+      ok[0].started_at_ms,
+      ok[0].ended_at_ms,
+      `${op.displayName}: a checkpointed attempt takes no time`,
+    );
+  }
+}
 
 /** App-observed gaps between consecutive attempts follow R4 under --backoff-scale 0.01. */
 function assertScaledBackoff(records, label) {
@@ -65,20 +161,39 @@ function assertFailedBySdk400(wire, attempts) {
 }
 
 /** Sends one event and gathers, once the function's run has ended, everything both sides report. */
-async function runOnce({ name, data, app = "node", slug, durin = stack.durin, timeoutMs = 30_000 }) {
+async function runOnce({
+  name,
+  data,
+  app = "node",
+  slug,
+  durin = stack.durin,
+  timeoutMs = 30_000,
+  expectStale,
+}) {
   const token = newToken(slug);
   const eventId = await durin.send({ name, data: { token, ...data } });
-  return observe({ token, eventId, app, slug, durin, timeoutMs });
+  return observe({ token, eventId, app, slug, durin, timeoutMs, expectStale });
 }
 
-async function observe({ token, eventId, app, slug, durin = stack.durin, timeoutMs = 30_000 }) {
+async function observe({ token, eventId, app, slug, durin = stack.durin, timeoutMs = 30_000, expectStale }) {
   const run = await durin.finishedRun(eventId, fnId(app, slug), { timeoutMs });
-  const [attempts, records, wire] = await Promise.all([
+  const [attempts, records, wire, checkpoints] = await Promise.all([
     durin.attempts(run.run_id),
     stack.app.records(token),
     stack.app.wire(run.run_id),
+    stack.app.checkpoints(run.run_id),
   ]);
-  return { token, eventId, run, attempts, records: records.filter((r) => r.app === app), wire };
+  const obs = {
+    token,
+    eventId,
+    run,
+    attempts,
+    records: records.filter((r) => r.app === app),
+    wire,
+    checkpoints: checkpoints.filter((c) => c.app === app),
+  };
+  assertCheckpoints({ app, slug, expectStale, ...obs });
+  return obs;
 }
 
 /**
@@ -111,7 +226,7 @@ function docCase(title, { name, slug, data = {}, timeoutMs = 30_000 }, check) {
   });
 }
 
-describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: true }, () => {
+describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { concurrency: true }, () => {
   before(async () => {
     stack = await startStack();
   }, { timeout: 60_000 });
@@ -181,24 +296,40 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       );
       assert.equal(attempts[0].error.message, "db.clicks.insertOne failed (attempt 0)");
       assertDurinBackoff(attempts, "click-recorder");
-      // A retriable body error is a 500 with x-inngest-no-retry: false; success a 200.
+      // A retriable body error is a 500 with x-inngest-no-retry: false; success a 200 (classic) or a 206
+      // [RunComplete] (checkpoint mode), either carrying the output.
       assert.deepEqual(
         wire.map((w) => [w.status, w.noRetry]),
         [
           [500, "false"],
           [500, "false"],
-          [200, null],
+          [byMode(200, 206), null],
         ],
       );
+      assertCompletedAnswer(wire.at(-1), run.output);
     },
   );
 
   docCase(
     "retries.md example 2: sync-systems, get-data fails once and save-data four times, each step its own counter",
     { name: "auto/sync.request", slug: "sync-systems", data: { getDataFails: 1, saveDataFails: 4 } },
-    ({ run, attempts, records }) => {
+    ({ run, attempts, records, wire, checkpoints }) => {
       assert.deepEqual(attemptNumbers(records, "get-data"), [0, 1]);
       assert.deepEqual(attemptNumbers(records, "save-data"), [0, 1, 2, 3, 4]);
+      // Both steps succeed only on a retry (attempt > 0): in checkpoint mode the SDK then answers at once
+      // with the StepRun (nothing is checkpointed), so save-data starts at attempt 0 in the next request.
+      assert.deepEqual(answers(wire), [
+        [206, "false", "StepError get-data"],
+        [206, null, "StepRun get-data"],
+        [206, "false", "StepError save-data"],
+        [206, "false", "StepError save-data"],
+        [206, "false", "StepError save-data"],
+        [206, "false", "StepError save-data"],
+        [206, null, "StepRun save-data"],
+        byMode([200, null], [206, null, "RunComplete"]),
+      ]);
+      assert.deepEqual(checkpointed(checkpoints), []);
+      assertCompletedAnswer(wire.at(-1), run.output);
       // save-data starts at attempt 0 and its delays start at the table's first entry: not shared with get-data.
       assertScaledBackoff(at(records, "get-data"), "get-data");
       assertScaledBackoff(at(records, "save-data"), "save-data");
@@ -230,8 +361,19 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
   docCase(
     "retries.md example 3: save-data fails 5 times, fails for good; get-data is not run again; uncaught step error is the SDK's 400",
     { name: "auto/sync.request", slug: "sync-systems", data: { getDataFails: 0, saveDataFails: 5 } },
-    ({ run, attempts, records, wire }) => {
+    ({ run, attempts, records, wire, checkpoints }) => {
       assert.deepEqual(attemptNumbers(records, "get-data"), [0], "get-data ran once and was memoized");
+      // Classic: get-data's 206 is a request of its own. Checkpoint mode: get-data is checkpointed and
+      // save-data runs in the same request, whose answer is save-data's first StepError.
+      assert.equal(wire.length, byMode(7, 6));
+      assert.deepEqual(
+        answers(wire)[0],
+        byMode([206, null, "StepRun get-data"], [206, "false", "StepError save-data"]),
+      );
+      assert.deepEqual(checkpointed(checkpoints), byMode([], [["StepRun get-data"]]));
+      if (checkpointMode) {
+        assert.equal(jobOf(checkpoints[0].qiId), stepAttempts(attempts, "save-data")[0].job_id);
+      }
       assert.deepEqual(attemptNumbers(records, "save-data"), [0, 1, 2, 3, 4]);
       assert.equal(run.status, "Failed");
       assert.equal(run.output.name, "Error");
@@ -302,7 +444,7 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       slug: "user-weekly-digest",
       data: { userId: "u-1", userExists: true },
     },
-    ({ run, attempts, records, wire }) => {
+    ({ run, attempts, records, wire, checkpoints }) => {
       assert.deepEqual(
         records.map((r) => [r.point, r.attempt]),
         [
@@ -318,9 +460,25 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
           [null, "ok"],
         ],
       );
-      assert.equal(wire.at(-1).status, 200);
+      // Classic: one request per step, then 200. Checkpoint mode: one request, both steps checkpointed.
+      assert.deepEqual(
+        answers(wire),
+        byMode(
+          [
+            [206, null, "StepRun get-user-email"],
+            [206, null, "StepRun send-digest"],
+            [200, null],
+          ],
+          [[206, null, "RunComplete"]],
+        ),
+      );
+      assert.deepEqual(
+        checkpointed(checkpoints),
+        byMode([], [["StepRun get-user-email"], ["StepRun send-digest"]]),
+      );
       assert.equal(run.status, "Completed");
       assert.equal(run.output, null, "a function returning undefined completes with a null output");
+      assertCompletedAnswer(wire.at(-1), null);
     },
   );
 
@@ -360,7 +518,7 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       slug: "send-welcome-notification",
       data: { user: { phoneNumber: "+15555550100" }, rateLimitedTimes: 1 },
     },
-    ({ run, attempts, records, wire }) => {
+    ({ run, attempts, records, wire, checkpoints }) => {
       const tries = at(records, "send-notification");
       assert.deepEqual(
         tries.map((r) => r.attempt),
@@ -386,6 +544,13 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       assert.ok(delay >= 2990 && delay <= 3100, `Durin scheduled the retry ${delay} ms later`);
       assert.equal(run.status, "Completed");
       assert.deepEqual(run.output, { msg: { message: "Welcome, +15555550100!" } });
+      // The step succeeds on attempt 1: in checkpoint mode too its StepRun is the answer (not checkpointed).
+      assert.deepEqual(answers(wire).slice(1), [
+        [206, null, "StepRun send-notification"],
+        byMode([200, null], [206, null, "RunComplete"]),
+      ]);
+      assert.deepEqual(checkpoints, []);
+      assertCompletedAnswer(wire.at(-1), run.output);
     },
   );
 
@@ -441,7 +606,7 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     });
 
     it("a failing step is tried once and, caught, the run goes on", async () => {
-      const { run, attempts, records } = await runOnce({
+      const { run, attempts, records, wire, checkpoints } = await runOnce({
         name: "compat/retries.zero",
         slug: "retries-zero",
         data: { catch: true },
@@ -451,6 +616,23 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       assert.equal(stepAttempts(attempts, "fragile").length, 1);
       assert.equal(run.status, "Completed");
       assert.deepEqual(run.output, { fragile: { caught: "fragile step failed" }, after: "went on" });
+      // A failed step always ends the request; the step after it is checkpointed in checkpoint mode.
+      assert.deepEqual(
+        answers(wire),
+        byMode(
+          [
+            [206, "true", "StepFailed fragile"],
+            [206, null, "StepRun after-fragile"],
+            [200, null],
+          ],
+          [
+            [206, "true", "StepFailed fragile"],
+            [206, null, "RunComplete"],
+          ],
+        ),
+      );
+      assert.deepEqual(checkpointed(checkpoints), byMode([], [["StepRun after-fragile"]]));
+      assertCompletedAnswer(wire.at(-1), run.output);
     });
   });
 
@@ -458,7 +640,7 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
 
   it(
     "retries.md example 7: under the real default table the retries come 15-45 s and then 30-60 s later",
-    { timeout: 130_000, skip: withSlow ? false : "COMPAT_SKIP_SLOW=1" },
+    { timeout: 130_000, skip: withSlow ? false : slowSkipReason },
     async () => {
       const { run, attempts, records } = await runOnce({
         name: "compat/default-schedule",
@@ -555,6 +737,8 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       assert.ok(delay >= 1990 && delay <= 2100, `Durin scheduled the retry ${delay} ms later`);
       assert.equal(run.status, "Completed");
       assert.deepEqual(run.output, { mode: "retry-after-ms", attempt: 1 });
+      assert.equal(wire.length, 2);
+      assertCompletedAnswer(wire[1], run.output);
     });
 
     it("RetryAfterError(Date) in the body: retry-after is an ISO date, retried at that instant", async () => {
@@ -572,6 +756,8 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       assert.ok(tries[1].t >= retryAt, "not retried before the date");
       assert.ok(tries[1].t - tries[0].t < 4000);
       assert.equal(run.status, "Completed");
+      assert.equal(wire.length, 2);
+      assertCompletedAnswer(wire[1], run.output);
     });
 
     it("RetryAfterError on the last attempt grants no extra attempt (R5)", async () => {
@@ -593,13 +779,34 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     });
 
     it("a body error after a completed step retries the body; the memoized step is not run again", async () => {
-      const { run, attempts, records, wire } = await body("fail-after-step");
+      const { run, attempts, records, wire, checkpoints } = await body("fail-after-step");
       assert.deepEqual(attemptNumbers(records, "memo-step"), [0]);
       assert.deepEqual(attemptNumbers(records, "body"), [0, 1]);
+      // Classic: the step's 206, then the body's 500, then 200. Checkpoint mode: the step is checkpointed
+      // and the same request fails with the body's 500; the retry completes with 206 [RunComplete].
       assert.deepEqual(
-        wire.map((w) => w.status),
-        [206, 500, 200],
+        wire.map((w) => [w.status, w.noRetry]),
+        byMode(
+          [
+            [206, null],
+            [500, "false"],
+            [200, null],
+          ],
+          [
+            [500, "false"],
+            [206, null],
+          ],
+        ),
       );
+      assert.deepEqual(checkpointed(checkpoints), byMode([], [["StepRun memo-step"]]));
+      if (checkpointMode) {
+        assert.equal(
+          jobOf(checkpoints[0].qiId),
+          stepAttempts(attempts, null)[0].job_id,
+          "checkpointed by the request that then failed",
+        );
+      }
+      assertCompletedAnswer(wire.at(-1), run.output);
       assert.deepEqual(
         attempts.map((a) => [a.step_name, a.attempt, a.outcome]),
         [
@@ -635,12 +842,18 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     assert.ok(tries[1].t >= retryAt && tries[1].t - tries[0].t < 4000);
     assert.equal(run.status, "Completed");
     assert.deepEqual(run.output, { attempt: 1 });
+    assert.deepEqual(answers(wire).slice(1), [
+      [206, null, "StepRun limited"],
+      byMode([200, null], [206, null, "RunComplete"]),
+    ]);
+    assertCompletedAnswer(wire.at(-1), run.output);
   });
 
   // ---- steps ---------------------------------------------------------------------------------------------
 
-  it("step.run in sequence: one step per request, each memoized, the body's return value is the output", async () => {
-    const { run, attempts, records, wire } = await runOnce({
+  const sequenceShape = byMode("one step per request", "all in one request, each checkpointed");
+  it(`step.run in sequence: ${sequenceShape}, each memoized, the body's return value is the output`, async () => {
+    const { run, attempts, records, wire, checkpoints } = await runOnce({
       name: "compat/sequential",
       slug: "sequential",
       data: {},
@@ -654,14 +867,27 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
       ],
     );
     assert.deepEqual(
-      wire.map((w) => [w.status, w.ops?.[0]?.op ?? null, w.ops?.[0]?.name ?? null]),
+      answers(wire),
+      byMode(
+        [
+          [206, null, "StepRun one"],
+          [206, null, "StepRun two"],
+          [206, null, "StepRun three"],
+          [200, null],
+        ],
+        [[206, null, "RunComplete"]],
+      ),
+    );
+    const stepRuns = byMode(wire.slice(0, 3).map((w) => w.ops[0]), checkpoints.map((c) => c.steps[0]));
+    assert.deepEqual(
+      stepRuns.map((o) => [o.op, o.id, o.name, o.data]),
       [
-        [206, "StepRun", "one"],
-        [206, "StepRun", "two"],
-        [206, "StepRun", "three"],
-        [200, null, null],
+        ["StepRun", sha1("one"), "one", 1],
+        ["StepRun", sha1("two"), "two", 2],
+        ["StepRun", sha1("three"), "three", { sum: 3, text: "1-2" }],
       ],
     );
+    assertCompletedAnswer(wire.at(-1), run.output);
     assert.deepEqual(
       attempts.map((a) => [a.step_name, a.step_id, a.outcome]),
       [
@@ -676,7 +902,7 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
   });
 
   it("Promise.all of steps: planned together, run as separate jobs with their own retry counters", async () => {
-    const { run, attempts, records, wire } = await runOnce({
+    const { run, attempts, records, wire, checkpoints } = await runOnce({
       name: "compat/parallel",
       slug: "parallel",
       // par-c finishes 1 s after the others, so that no branch completes while the discovery request that
@@ -712,6 +938,16 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
     for (const p of ["par-a", "par-b", "par-c"]) assert.ok(at(records, p).every((r) => r.t < joinAt));
     assert.equal(run.status, "Completed");
     assert.deepEqual(run.output, { a: "A", b: "B", c: "C", joined: "ABC" });
+    // In both modes: the SDK checkpoints no parallel step (each runs in a request aimed at it), and once
+    // steps were planned Durin sends ctx.disable_immediate_execution, so the SDK plans even the join step
+    // and ends the run with a plain 200.
+    assert.deepEqual(checkpoints, []);
+    assert.deepEqual(answers(wire).slice(-3), [
+      [206, null, "StepPlanned join"],
+      [206, null, "StepRun join"],
+      [200, null],
+    ]);
+    assertCompletedAnswer(wire.at(-1), run.output, { checkpointing: false });
   });
 
   it(
@@ -747,7 +983,11 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
   );
 
   it("step.sleep('1s') and step.sleepUntil(date) resume on time", async () => {
-    const { run, attempts, wire } = await runOnce({ name: "compat/sleeps", slug: "sleeps", data: {} });
+    const { run, attempts, wire, checkpoints } = await runOnce({
+      name: "compat/sleeps",
+      slug: "sleeps",
+      data: {},
+    });
     assert.equal(run.status, "Completed");
     const { t0, t1, t2, until } = run.output;
     assert.ok(t1 - t0 >= 1000 && t1 - t0 < 1000 + 1500, `sleep 1s took ${t1 - t0} ms`);
@@ -773,16 +1013,59 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
         ["after-until", "ok"],
       ],
     );
+    // A sleep always ends the request; in checkpoint mode the step before it was checkpointed.
+    assert.deepEqual(
+      answers(wire),
+      byMode(
+        [
+          [206, null, "StepRun before-sleep"],
+          [206, null, "Sleep nap"],
+          [206, null, "StepRun after-sleep"],
+          [206, null, "Sleep until"],
+          [206, null, "StepRun after-until"],
+          [200, null],
+        ],
+        [
+          [206, null, "Sleep nap"],
+          [206, null, "Sleep until"],
+          [206, null, "RunComplete"],
+        ],
+      ),
+    );
+    assert.deepEqual(
+      checkpointed(checkpoints),
+      byMode([], [["StepRun before-sleep"], ["StepRun after-sleep"], ["StepRun after-until"]]),
+    );
+    assertCompletedAnswer(wire.at(-1), run.output);
   });
 
   it("step.sendEvent and the client's send inside a step deliver events that start runs", async () => {
-    const { token, run, wire } = await runOnce({ name: "compat/send", slug: "sender", data: {} });
+    const { token, run, wire, checkpoints } = await runOnce({
+      name: "compat/send",
+      slug: "sender",
+      data: {},
+    });
     assert.equal(run.status, "Completed");
     const { viaStep, viaClient } = run.output;
     assert.equal(viaStep.ids.length, 1);
     assert.equal(viaClient.length, 1);
-    const sendOp = wire[0].ops[0];
+    // Classic: the sendEvent step is the first answer. Checkpoint mode: both steps are checkpointed and
+    // the one request ends with RunComplete.
+    assert.deepEqual(
+      answers(wire),
+      byMode(
+        [
+          [206, null, "StepRun send-followup"],
+          [206, null, "StepRun client-send"],
+          [200, null],
+        ],
+        [[206, null, "RunComplete"]],
+      ),
+    );
+    const sendOp = byMode(wire, checkpoints.map((c) => ({ ops: c.steps })))[0].ops[0];
     assert.deepEqual([sendOp.op, sendOp.name, sendOp.displayName], ["StepRun", "sendEvent", "send-followup"]);
+    assert.deepEqual(sendOp.data, viaStep, "the step's data is the send's { ids }");
+    assertCompletedAnswer(wire.at(-1), run.output);
     for (const [id, via] of [
       [viaStep.ids[0], "step.sendEvent"],
       [viaClient[0], "inngest.send"],
@@ -868,7 +1151,11 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
   });
 
   it("a step id repeated in a loop gets its own hashed id and retry counter per iteration", async () => {
-    const { run, attempts, records, wire } = await runOnce({ name: "compat/loop", slug: "loop", data: {} });
+    const { run, attempts, records, wire, checkpoints } = await runOnce({
+      name: "compat/loop",
+      slug: "loop",
+      data: {},
+    });
     assert.deepEqual(
       at(records, "same").map((r) => [r.i, r.attempt]),
       [
@@ -888,16 +1175,311 @@ describe("inngest@4.24.0 (TypeScript SDK) against durin dev", { concurrency: tru
         [ids[2], 0, "ok"],
       ],
     );
-    const reported = wire.flatMap((w) => w.ops ?? []).filter((o) => o.op === "StepRun");
+    const answered = wire.flatMap((w) => w.ops ?? []).filter((o) => o.op === "StepRun");
+    const checkpointedOps = checkpoints.flatMap((c) => c.steps);
+    const userland = [{ id: "same" }, { id: "same", index: 1 }, { id: "same", index: 2 }];
+    // Classic: every iteration's StepRun is an answer. Checkpoint mode: iterations 0 and 2 are
+    // checkpointed; iteration 1 succeeds on its retry (attempt 1), whose StepRun the SDK answers at once.
     assert.deepEqual(
-      reported.map((o) => [o.id, o.userland]),
-      [
-        [ids[0], { id: "same" }],
-        [ids[1], { id: "same", index: 1 }],
-        [ids[2], { id: "same", index: 2 }],
-      ],
+      answered.map((o) => [o.id, o.userland]),
+      byMode(
+        ids.map((id, i) => [id, userland[i]]),
+        [[ids[1], userland[1]]],
+      ),
+    );
+    assert.deepEqual(
+      checkpointedOps.map((o) => [o.id, o.userland]),
+      byMode([], [
+        [ids[0], userland[0]],
+        [ids[2], userland[2]],
+      ]),
     );
     assert.equal(run.status, "Completed");
     assert.deepEqual(run.output, [0, 10, 20]);
+    assertCompletedAnswer(wire.at(-1), run.output);
   });
+
+  // ---- a request that outlives the engine's request timeout (third engine, --request-timeout 2) ---------
+
+  it(
+    "a request Durin gave up on (timeout) while the job's retry is in flight: the retry's step is the one recorded",
+    async () => {
+      const { run, attempts, records, checkpoints } = await runOnce({
+        name: "compat/stalled.request",
+        slug: "stalled-request",
+        app: "timeout",
+        durin: stack.timeout,
+        data: { stallMs: 3000, liveMs: 1500 },
+        expectStale: ["st-b"],
+        timeoutMs: 20_000,
+      });
+      // Pass 1 is the request Durin gives up on (attempt 0); pass 2 its retry (attempt 1), sent after the
+      // timeout and the backoff; the stalled request wakes up while the retry still waits.
+      const stalls = at(records, "stall");
+      assert.deepEqual(
+        stalls.slice(0, 2).map((r) => [r.pass, r.attempt]),
+        [
+          [1, 0],
+          [2, 1],
+        ],
+      );
+      assert.ok(stalls[1].t - stalls[0].t >= REQUEST_TIMEOUT_S * 1000, "retried only after the timeout");
+      assert.deepEqual(attemptNumbers(records, "st-a"), [0]);
+      // Both requests run st-b (at-least-once); st-c runs once, at attempt 0 of the next job.
+      assert.deepEqual(attemptNumbers(records, "st-b"), [0, 1]);
+      assert.deepEqual(attemptNumbers(records, "st-c"), [0]);
+
+      const timedOut = attempts.filter((a) => a.step_name === null && a.outcome === "error");
+      assert.equal(timedOut.length, 1, `one attempt timed out: ${JSON.stringify(attempts)}`);
+      assert.equal(timedOut[0].attempt, 0);
+      assert.match(timedOut[0].error.message, new RegExp(`did not answer within ${REQUEST_TIMEOUT_S} s`));
+      assertDurinBackoff(timedOut, "the timed-out request");
+      assert.deepEqual(
+        ["st-a", "st-b", "st-c"].map((name) =>
+          stepAttempts(attempts, name).map((a) => [name, a.attempt, a.outcome]),
+        ),
+        [[["st-a", 0, "ok"]], [["st-b", 1, "ok"]], [["st-c", 0, "ok"]]],
+        "each step listed once, with the attempt that produced its memoized value",
+      );
+      assert.equal(run.status, "Completed");
+      const value = (name, attempt) => {
+        const r = at(records, name).find((r) => r.attempt === attempt);
+        return { attempt, nonce: r.nonce };
+      };
+      assert.deepEqual(
+        run.output,
+        { "st-a": value("st-a", 0), "st-b": value("st-b", 1), "st-c": value("st-c", 0) },
+        "the retry's st-b is memoized, not the stalled request's",
+      );
+      if (checkpointMode) {
+        // st-a: checkpointed by the request that then stalls; st-b from that stalled request: refused as
+        // a stale dispatch (the SDK then stops); st-c: checkpointed by the next job.
+        assert.deepEqual(
+          checkpoints.map((c) => [opLabel(c.steps[0]), c.status]),
+          [
+            ["StepRun st-a", 200],
+            ["StepRun st-b", 409],
+            ["StepRun st-c", 200],
+          ],
+        );
+        assert.equal(jobOf(checkpoints[1].qiId), timedOut[0].job_id);
+      }
+    },
+  );
+
+  // ---- checkpointing: several steps per request (checkpoint mode) and its classic counterpart -------------
+  //
+  // `checkpoint-flow` runs the steps named in the event in sequence; `failStep` fails while attempt <
+  // `failTimes`, and every step returns a fresh nonce, so a value that reaches the output from a later
+  // request can only be the memoized one. Each test runs in both modes: the attempts, outputs and gaps are
+  // the same; the requests differ.
+
+  describe(
+    `checkpointing (${byMode("classic mode: the one-step-per-request counterpart", "on: durin dev --checkpointing")})`,
+    { concurrency: true },
+    () => {
+      const flow = (data) =>
+        runOnce({ name: "compat/checkpoint.flow", slug: "checkpoint-flow", data: { ...data } });
+      /** The nonce each step's (single) successful run recorded, and the output holds the same ones. */
+      const assertMemoizedOutput = (run, records, steps) => {
+        const expected = {};
+        for (const name of steps) {
+          const ok = at(records, name).at(-1);
+          expected[name] = { attempt: ok.attempt, nonce: ok.nonce };
+        }
+        assert.deepEqual(run.output, expected, "each step's value is the one its successful run returned");
+      };
+
+      it(
+        byMode(
+          "(a) three steps: one request per step, each memoized and listed as an attempt",
+          "(a) three steps complete in ONE request: each checkpointed, memoized and listed as an attempt",
+        ),
+        async () => {
+          const steps = ["cp-a", "cp-b", "cp-c"];
+          const { run, attempts, records, wire, checkpoints } = await flow({ steps });
+          assert.deepEqual(
+            records.map((r) => [r.point, r.attempt]),
+            steps.map((name) => [name, 0]),
+          );
+          assert.deepEqual(
+            attempts.map((a) => [a.step_name, a.step_id, a.attempt, a.outcome]),
+            [...steps.map((name) => [name, sha1(name), 0, "ok"]), [null, null, 0, "ok"]],
+          );
+          assert.equal(run.status, "Completed");
+          assertMemoizedOutput(run, records, steps);
+          assertCompletedAnswer(wire.at(-1), run.output);
+          const jobs = new Set(attempts.map((a) => a.job_id));
+          if (checkpointMode) {
+            assert.equal(wire.length, 1, `the SDK answered one request: ${JSON.stringify(answers(wire))}`);
+            assert.deepEqual(
+              checkpoints.map((c) => [opLabel(c.steps[0]), c.steps[0].id, c.steps[0].data]),
+              steps.map((name) => [
+                `StepRun ${name}`,
+                sha1(name),
+                { attempt: 0, nonce: at(records, name)[0].nonce },
+              ]),
+            );
+            assert.equal(jobs.size, 1, "one job: every step and the completion are attempts of it");
+            assert.deepEqual(new Set(checkpoints.map((c) => jobOf(c.qiId))), jobs);
+            // Each step was recorded when its checkpoint arrived, inside the request's own attempt.
+            const [request] = stepAttempts(attempts, null);
+            for (const a of attempts.filter((a) => a.step_name)) {
+              assert.ok(
+                a.started_at_ms >= request.started_at_ms && a.ended_at_ms <= request.ended_at_ms,
+                `${a.step_name} recorded at ${a.started_at_ms}, outside the request ` +
+                  `[${request.started_at_ms}, ${request.ended_at_ms}]`,
+              );
+            }
+          } else {
+            assert.deepEqual(answers(wire), [
+              ...steps.map((name) => [206, null, `StepRun ${name}`]),
+              [200, null],
+            ]);
+            assert.equal(jobs.size, 4, "a job per request");
+          }
+        },
+      );
+
+      it(
+        byMode(
+          "(b) a step failing on attempt 0 after two steps: retried alone at attempt 1, the steps before it not run again",
+          "(b) a step failing on attempt 0 after two checkpointed steps: retried alone at attempt 1, the checkpointed steps not run again",
+        ),
+        async () => {
+          const steps = ["cp-a", "cp-b", "cp-c", "cp-d"];
+          const { run, attempts, records, wire, checkpoints } = await flow({
+            steps,
+            failStep: "cp-c",
+            failTimes: 1,
+          });
+          assert.deepEqual(
+            records.map((r) => [r.point, r.attempt]),
+            [
+              ["cp-a", 0],
+              ["cp-b", 0],
+              ["cp-c", 0],
+              ["cp-c", 1],
+              ["cp-d", 0],
+            ],
+          );
+          assertScaledBackoff(at(records, "cp-c"), "cp-c");
+          assert.deepEqual(
+            attempts.map((a) => [a.step_name, a.attempt, a.outcome]),
+            [
+              ["cp-a", 0, "ok"],
+              ["cp-b", 0, "ok"],
+              ["cp-c", 0, "error"],
+              ["cp-c", 1, "ok"],
+              ["cp-d", 0, "ok"],
+              [null, 0, "ok"],
+            ],
+          );
+          const cpC = stepAttempts(attempts, "cp-c");
+          assert.equal(cpC[0].error.message, "cp-c failed (attempt 0)");
+          assertDurinBackoff(cpC, "cp-c");
+          assert.equal(run.status, "Completed");
+          assertMemoizedOutput(run, records, steps);
+          assertCompletedAnswer(wire.at(-1), run.output);
+          if (checkpointMode) {
+            // Request 1 checkpoints cp-a and cp-b and answers cp-c's error; request 2 (attempt 1) replays
+            // cp-a and cp-b from memo and answers cp-c's StepRun at once; request 3 (attempt 0) runs cp-d.
+            assert.deepEqual(answers(wire), [
+              [206, "false", "StepError cp-c"],
+              [206, null, "StepRun cp-c"],
+              [206, null, "RunComplete"],
+            ]);
+            assert.deepEqual(checkpointed(checkpoints), [
+              ["StepRun cp-a"],
+              ["StepRun cp-b"],
+              ["StepRun cp-d"],
+            ]);
+            assert.equal(
+              jobOf(checkpoints[0].qiId),
+              cpC[0].job_id,
+              "cp-a was checkpointed by the request that failed cp-c",
+            );
+            assert.equal(jobOf(checkpoints[1].qiId), cpC[0].job_id);
+            assert.equal(cpC[1].job_id, cpC[0].job_id, "cp-c's retry is the same job, one attempt later");
+            assert.notEqual(jobOf(checkpoints[2].qiId), cpC[0].job_id, "cp-d runs in a new job");
+          } else {
+            assert.deepEqual(answers(wire), [
+              [206, null, "StepRun cp-a"],
+              [206, null, "StepRun cp-b"],
+              [206, "false", "StepError cp-c"],
+              [206, null, "StepRun cp-c"],
+              [206, null, "StepRun cp-d"],
+              [200, null],
+            ]);
+          }
+        },
+      );
+
+      it(
+        "(c) after a retry succeeds at attempt > 0, the next step starts at attempt 0 (TS returns at once in checkpoint mode)",
+        async () => {
+          const steps = ["cp-a", "cp-b", "cp-c"];
+          const { run, attempts, records, wire, checkpoints } = await flow({
+            steps,
+            failStep: "cp-a",
+            failTimes: 2,
+          });
+          // ctx.attempt as each step saw it.
+          assert.deepEqual(
+            records.map((r) => [r.point, r.attempt]),
+            [
+              ["cp-a", 0],
+              ["cp-a", 1],
+              ["cp-a", 2],
+              ["cp-b", 0],
+              ["cp-c", 0],
+            ],
+          );
+          assertScaledBackoff(at(records, "cp-a"), "cp-a");
+          assert.deepEqual(
+            attempts.map((a) => [a.step_name, a.attempt, a.outcome]),
+            [
+              ["cp-a", 0, "error"],
+              ["cp-a", 1, "error"],
+              ["cp-a", 2, "ok"],
+              ["cp-b", 0, "ok"],
+              ["cp-c", 0, "ok"],
+              [null, 0, "ok"],
+            ],
+          );
+          assertDurinBackoff(stepAttempts(attempts, "cp-a"), "cp-a");
+          assert.equal(run.status, "Completed");
+          assert.deepEqual(
+            steps.map((name) => run.output[name].attempt),
+            [2, 0, 0],
+          );
+          assertMemoizedOutput(run, records, steps);
+          assertCompletedAnswer(wire.at(-1), run.output);
+          if (checkpointMode) {
+            // The request at attempt 2 ran cp-a only and answered its StepRun (no checkpoint, no cp-b):
+            // a new job at attempt 0 then runs and checkpoints cp-b and cp-c.
+            assert.deepEqual(answers(wire), [
+              [206, "false", "StepError cp-a"],
+              [206, "false", "StepError cp-a"],
+              [206, null, "StepRun cp-a"],
+              [206, null, "RunComplete"],
+            ]);
+            assert.deepEqual(checkpointed(checkpoints), [["StepRun cp-b"], ["StepRun cp-c"]]);
+            const cpA = stepAttempts(attempts, "cp-a");
+            assert.equal(checkpoints[0].qiId, checkpoints[1].qiId);
+            assert.notEqual(jobOf(checkpoints[0].qiId), cpA[0].job_id, "cp-b and cp-c run in a new job");
+          } else {
+            assert.deepEqual(answers(wire), [
+              [206, "false", "StepError cp-a"],
+              [206, "false", "StepError cp-a"],
+              [206, null, "StepRun cp-a"],
+              [206, null, "StepRun cp-b"],
+              [206, null, "StepRun cp-c"],
+              [200, null],
+            ]);
+          }
+        },
+      );
+    },
+  );
 });

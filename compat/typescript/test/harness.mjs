@@ -1,9 +1,20 @@
 // Starts the real stack the tests run against, and reads what it reports:
 //
-//   app process   app/server.mjs: the node:http app and the Express app (and the example-7 app)
-//   durin dev     the main engine, --backoff-scale 0.01, syncing the node:http and the Express app
+//   app process   app/server.mjs: the node:http app, the Express app, the request-timeout app (and the
+//                 example-7 app)
+//   durin dev     the main engine, --backoff-scale 0.01, syncing the node:http and the Express app;
+//                 with --checkpointing when COMPAT_MODE=checkpoint
 //   durin dev     a second engine with the real default backoff table, syncing the example-7 app
-//                 (skipped when COMPAT_SKIP_SLOW=1)
+//                 (classic mode only, and skipped when COMPAT_SKIP_SLOW=1)
+//   durin dev     a third engine, --backoff-scale 0.01 --request-timeout 2 (and --checkpointing in
+//                 checkpoint mode), syncing the app whose request outlives that timeout
+//
+// COMPAT_MODE picks how the TS SDK executes:
+//   classic      (default) the engine omits `ctx.fn_id`: one step per call request, a run ends with 200
+//   checkpoint   `durin dev --checkpointing` sends `ctx.fn_id` and `ctx.qi_id`: the SDK runs several steps
+//                per request, POSTs each finished step to /v1/checkpoint/{runId}/async and ends a run with
+//                206 [RunComplete]
+// DURIN_EXTRA_ARGS adds flags to the main engine's command line in either mode.
 //
 // Every process is started in its own process group and the whole group is killed at the end (and on
 // exit, as a safety net). Logs go to a temporary directory that is printed when something goes wrong.
@@ -20,13 +31,27 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const suiteDir = path.resolve(here, "..");
 export const repoDir = path.resolve(suiteDir, "..", "..");
 export const durinBin = process.env.DURIN_BIN || path.join(repoDir, "target", "debug", "durin");
-export const withSlow = process.env.COMPAT_SKIP_SLOW !== "1";
+export const MODES = ["classic", "checkpoint"];
+export const mode = process.env.COMPAT_MODE || "classic";
+if (!MODES.includes(mode)) throw new Error(`COMPAT_MODE=${mode}: expected one of ${MODES.join(", ")}`);
+export const checkpointMode = mode === "checkpoint";
+const extraArgs = (process.env.DURIN_EXTRA_ARGS ?? "").split(/\s+/).filter(Boolean);
+if (!checkpointMode && extraArgs.includes("--checkpointing")) {
+  throw new Error(
+    "DURIN_EXTRA_ARGS has --checkpointing but COMPAT_MODE is not checkpoint: set COMPAT_MODE=checkpoint",
+  );
+}
+/** Example 7 (the real default backoff table) runs in classic mode only. */
+export const withSlow = !checkpointMode && process.env.COMPAT_SKIP_SLOW !== "1";
+export const slowSkipReason = checkpointMode ? "classic mode only" : "COMPAT_SKIP_SLOW=1";
 
 export const BACKOFF_SCALE = 0.01;
 export const BACKOFF_TABLE_MS = [
   15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_200_000, 2_400_000, 3_600_000, 7_200_000,
 ];
 export const JITTER_MS = 30_000;
+/** The third engine's --request-timeout, in seconds. */
+export const REQUEST_TIMEOUT_S = 2;
 
 /** Every function the node:http app serves (the failure handler included), and the Express app's. */
 export const NODE_FUNCTIONS = [
@@ -46,6 +71,7 @@ export const NODE_FUNCTIONS = [
   "with-on-failure",
   "with-on-failure-failure",
   "loop",
+  "checkpoint-flow",
 ];
 export const EXPRESS_FUNCTIONS = NODE_FUNCTIONS.slice(0, 4);
 
@@ -246,6 +272,10 @@ export class AppProbe {
   async wire(runId) {
     return getJson(`${this.baseUrl}/_compat/wire?runId=${encodeURIComponent(runId)}`);
   }
+  /** The SDK's `POST /v1/checkpoint/{runId}/async` requests for the run, with the engine's status. */
+  async checkpoints(runId) {
+    return getJson(`${this.baseUrl}/_compat/checkpoints?runId=${encodeURIComponent(runId)}`);
+  }
   /** Waits until `pred(records)` holds for the token's records, and returns them. */
   async recordsWhen(token, pred, what, { timeoutMs = 30_000 } = {}) {
     return until(
@@ -263,9 +293,10 @@ export async function startStack() {
   if (!fs.existsSync(durinBin)) {
     throw new Error(`no durin binary at ${durinBin}: build it with \`cargo build -p durin\` or set DURIN_BIN`);
   }
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "durin-compat-ts-"));
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `durin-compat-ts-${mode}-`));
   logDirs.add(logDir);
-  const [durinPort, slowPort, nodePort, expressPort] = await Promise.all([
+  const [durinPort, slowPort, timeoutPort, nodePort, expressPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
@@ -273,16 +304,19 @@ export async function startStack() {
   ]);
   const durinUrl = `http://127.0.0.1:${durinPort}`;
   const slowUrl = `http://127.0.0.1:${slowPort}`;
+  const timeoutUrl = `http://127.0.0.1:${timeoutPort}`;
   const procs = [];
   const stack = {
     logDir,
     durin: new Durin(durinUrl),
     slow: withSlow ? new Durin(slowUrl) : null,
+    timeout: new Durin(timeoutUrl),
     app: new AppProbe(`http://127.0.0.1:${nodePort}`),
     urls: {
       node: `http://127.0.0.1:${nodePort}/api/inngest`,
       express: `http://127.0.0.1:${expressPort}/api/inngest`,
       slow: `http://127.0.0.1:${nodePort}/slow/inngest`,
+      timeout: `http://127.0.0.1:${nodePort}/timeout/inngest`,
     },
     async stop() {
       // Engines first (they call the app), then the app.
@@ -302,6 +336,7 @@ export async function startStack() {
         INNGEST_DEV: durinUrl,
         NODE_PORT: String(nodePort),
         EXPRESS_PORT: String(expressPort),
+        DURIN_TIMEOUT_URL: timeoutUrl,
         ...(withSlow ? { DURIN_SLOW_URL: slowUrl } : {}),
       },
     });
@@ -328,6 +363,22 @@ export async function startStack() {
         durinArgs(durinPort, path.join(logDir, "data-main"), [stack.urls.node, stack.urls.express], [
           "--backoff-scale",
           String(BACKOFF_SCALE),
+          ...(checkpointMode && !extraArgs.includes("--checkpointing") ? ["--checkpointing"] : []),
+          ...extraArgs,
+        ]),
+        { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
+      ),
+    );
+    procs.push(
+      startProcess(
+        "durin-timeout",
+        durinBin,
+        durinArgs(timeoutPort, path.join(logDir, "data-timeout"), [stack.urls.timeout], [
+          "--backoff-scale",
+          String(BACKOFF_SCALE),
+          "--request-timeout",
+          String(REQUEST_TIMEOUT_S),
+          ...(checkpointMode ? ["--checkpointing"] : []),
         ]),
         { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
       ),
@@ -345,6 +396,7 @@ export async function startStack() {
       "compat-ts-node": NODE_FUNCTIONS,
       "compat-ts-express": EXPRESS_FUNCTIONS,
     });
+    await stack.timeout.waitForApps({ "compat-ts-timeout": ["stalled-request"] });
     if (withSlow) await stack.slow.waitForApps({ "compat-ts-slow": ["default-schedule"] });
   } catch (err) {
     const logs = stack.logs();

@@ -8,6 +8,7 @@ use ulid::Ulid;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::system_events;
+use crate::telemetry;
 
 /// Most runs one bulk rerun starts.
 pub const BULK_RERUN_MAX: usize = 1_000;
@@ -47,6 +48,7 @@ impl Engine {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
         self.wake_scheduler();
+        telemetry::run_ended(&state.run.function_id, RunStatus::Cancelled);
         tracing::info!(%run_id, status = cancelled.status.as_str(), "run cancelled");
         Ok(cancelled)
     }
@@ -100,6 +102,7 @@ impl Engine {
             policy: function.policy.clone(),
         };
         self.inner.store.start_rerun(run, run_id, memos).await?;
+        telemetry::runs_started([function.id.as_str()]);
         self.wake_scheduler();
         tracing::info!(original_run_id = %run_id, run_id = %new_run_id, from_step, "rerun started");
         Ok(new_run_id)

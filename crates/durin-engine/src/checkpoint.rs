@@ -29,16 +29,20 @@ impl Engine {
                 run.status.as_str()
             )));
         }
+        // `qi_id` names the dispatch: `<job id>:<attempt>`. Only the attempt in flight may checkpoint; a
+        // request the engine already gave up on (timed out, retried) is told it is stale.
+        let (job_id, attempt) = request
+            .qi_id
+            .rsplit_once(':')
+            .and_then(|(job, attempt)| Some((job, attempt.parse::<u32>().ok()?)))
+            .ok_or_else(|| EngineError::InvalidRequest(format!("`qi_id` {:?} is not one Durin sent", request.qi_id)))?;
         let job = store
             .jobs_for_run(run_id)
             .await?
             .into_iter()
-            .find(|job| job.job_id == request.qi_id && job.leased)
+            .find(|job| job.job_id == job_id && job.attempt == attempt && job.leased)
             .ok_or_else(|| {
-                EngineError::Stale(format!(
-                    "job {:?} of run {run_id} is not running",
-                    request.qi_id
-                ))
+                EngineError::Stale(format!("attempt {attempt} of job {job_id} of run {run_id} is no longer in flight"))
             })?;
         let now = self.now();
         for op in &request.steps {

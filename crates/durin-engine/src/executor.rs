@@ -43,7 +43,8 @@ impl Engine {
         let mut request = call_request(job, state, step_id);
         if self.inner.config.checkpointing && job.kind == JobKind::Discovery {
             request.ctx.fn_id = Some(durin_protocol::function_uuid(&state.run.function_id));
-            request.ctx.qi_id = Some(job.job_id.clone());
+            // One dispatch: the job and its attempt, so a checkpoint from a superseded request is refused.
+            request.ctx.qi_id = Some(format!("{}:{}", job.job_id, job.attempt));
         }
         let url = match call_url(url, &state.run.function_id, step_id) {
             Ok(url) => url,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use ulid::Ulid;
 
 use crate::engine::Engine;
+use crate::telemetry;
 use crate::error::{EngineError, IntakeError};
 
 /// Largest event accepted, in bytes of its JSON.
@@ -51,10 +52,16 @@ impl Engine {
         let ids = accepted.iter().map(|e| e.internal_id.clone()).collect();
         let resolutions = self.resolutions_for(&accepted).await?;
         let starts_work = !runs.is_empty() || !resolutions.is_empty();
-        self.inner
+        let event_count = accepted.len();
+        let function_of: std::collections::HashMap<String, String> =
+            runs.iter().map(|r| (r.run_id.clone(), r.function_id.clone())).collect();
+        let outcome = self
+            .inner
             .store
             .accept_events_resolving(accepted, runs, resolutions)
             .await?;
+        telemetry::events_received(event_count);
+        telemetry::runs_started(outcome.created_runs.iter().filter_map(|id| function_of.get(id).map(String::as_str)));
         if starts_work {
             self.wake_scheduler();
         }

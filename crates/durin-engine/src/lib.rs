@@ -19,6 +19,7 @@ mod register;
 mod scheduler;
 mod sync;
 mod system_events;
+mod telemetry;
 mod waits;
 
 pub use actions::{BULK_RERUN_MAX, RerunFilter};

@@ -6,10 +6,12 @@ use std::time::Duration;
 use durin_core::JobKind;
 use durin_store::{AttemptFinish, ClaimedJob};
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
 
 use crate::engine::Engine;
 use crate::executor::error_object;
 use crate::outcome::Planner;
+use crate::telemetry;
 
 /// Most jobs claimed in one store call.
 const CLAIM_BATCH: usize = 256;
@@ -79,35 +81,41 @@ fn lease_ms(engine: &Engine) -> i64 {
 }
 
 async fn execute(engine: Engine, job: ClaimedJob, _permit: OwnedSemaphorePermit) {
+    let (step_id, step_name) = job.kind.step().unwrap_or(("", ""));
+    let span = tracing::info_span!(
+        "attempt",
+        run_id = %job.run_id,
+        fn_id = %job.function_id,
+        step_id = %step_id,
+        step = %step_name,
+        attempt = job.attempt,
+    );
+    attempt(engine, job).instrument(span).await;
+}
+
+async fn attempt(engine: Engine, job: ClaimedJob) {
     let started_at = engine.now();
-    let span = tracing::info_span!("attempt", run_id = %job.run_id, fn_id = %job.function_id, attempt = job.attempt);
-    let _entered = span.enter();
-    drop(_entered);
+    if !job.interrupted {
+        telemetry::timer_lateness(started_at - job.due_at);
+    }
     let state = match engine.store().load_run_state(&job.run_id).await {
         Ok(state) => state,
         Err(error) => {
-            tracing::error!(%error, run_id = %job.run_id, "cannot load the run; the job is retried after its lease");
+            tracing::error!(%error, "cannot load the run; the job is retried after its lease");
             return;
         }
     };
+    let planner = |now| Planner {
+        engine: &engine,
+        job: &job,
+        state: &state,
+        started_at,
+        now,
+    };
     let mut finish = if matches!(job.kind, JobKind::Timeout { .. }) {
-        Planner {
-            engine: &engine,
-            job: &job,
-            state: &state,
-            started_at,
-            now: engine.now(),
-        }
-        .timed_out()
+        planner(engine.now()).timed_out()
     } else if job.interrupted {
-        Planner {
-            engine: &engine,
-            job: &job,
-            state: &state,
-            started_at,
-            now: engine.now(),
-        }
-        .interrupted()
+        planner(engine.now()).interrupted()
     } else {
         let reply = match state.function.as_ref() {
             Some(function) => engine.call_app(&job, &state, &function.url).await,
@@ -121,28 +129,23 @@ async fn execute(engine: Engine, job: ClaimedJob, _permit: OwnedSemaphorePermit)
                 request_version: None,
             },
         };
-        Planner {
-            engine: &engine,
-            job: &job,
-            state: &state,
-            started_at,
-            now: engine.now(),
-        }
-        .plan(reply)
+        planner(engine.now()).plan(reply)
     };
     // Events this attempt emits may end other runs' waits (an invoked run's end), in the same commit.
     match engine.resolutions_for(&finish.emit_events).await {
         Ok(resolutions) => finish.resolve_pauses.extend(resolutions),
         Err(error) => {
-            tracing::error!(%error, run_id = %job.run_id, "cannot read waiting steps; the job is retried after its lease");
+            tracing::error!(%error, "cannot read waiting steps; the job is retried after its lease");
             return;
         }
     }
     log_attempt(&finish);
+    let facts = telemetry::AttemptFacts::of(&job.function_id, &finish);
     if let Err(error) = engine.store().finish_attempt(finish).await {
-        tracing::error!(%error, run_id = %job.run_id, "cannot record the attempt; it is retried after its lease");
+        tracing::error!(%error, "cannot record the attempt; it is retried after its lease");
         return;
     }
+    facts.record();
     engine.wake_scheduler();
 }
 

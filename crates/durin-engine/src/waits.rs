@@ -113,7 +113,7 @@ pub(crate) fn invoke(
             "id": event_id,
             "name": FUNCTION_INVOKED,
             "data": data,
-            "user": payload.get("user").cloned().unwrap_or_else(|| json!({})),
+            "user": payload.get("user").filter(|u| u.is_object()).cloned().unwrap_or_else(|| json!({})),
             "ts": now,
         }),
         received_at: now,
@@ -128,7 +128,8 @@ pub(crate) fn invoke(
     };
     let timeout_error = json!({
         "name": "InngestInvokeTimeoutError",
-        "message": format!("timed out waiting for {function_id} to finish"),
+        // Inngest's wording: SDKs without a typed timeout error can only recognise it by its message.
+        "message": "Timed out waiting for invoked function to complete",
     });
     Ok(Wait {
         pause: NewPause {

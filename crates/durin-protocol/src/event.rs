@@ -9,9 +9,9 @@ pub struct EventPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub data: Map<String, Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub user: Map<String, Value>,
     /// Milliseconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -27,4 +27,20 @@ pub struct SendEventsResponse {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Some SDKs send `"user": null`; it means no user data, as a missing key does.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_data_and_user_read_as_empty() {
+        let event: EventPayload = serde_json::from_str(r#"{"name":"a","data":null,"user":null}"#).unwrap();
+        assert!(event.data.is_empty() && event.user.is_empty());
+    }
 }

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use durin_engine::{EngineError, IntakeError, RegisterError};
 use durin_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -30,9 +31,20 @@ impl ApiError {
     }
 }
 
+/// The body of every REST API error (`/v1`, `/fn/register`): the problem, and the HTTP status repeated.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// A message naming the problem.
+    pub(crate) error: String,
+    pub(crate) status: u16,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.message, "status": self.status.as_u16() });
+        let body = ErrorBody {
+            error: self.message,
+            status: self.status.as_u16(),
+        };
         (self.status, Json(body)).into_response()
     }
 }

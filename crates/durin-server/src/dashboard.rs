@@ -83,7 +83,10 @@ mod tests {
     fn every_file_the_page_names_is_served() {
         let page = std::str::from_utf8(INDEX.body).expect("index.html is UTF-8");
         for name in ["app.js", "style.css", "favicon.svg"] {
-            assert!(page.contains(&format!("/ui/{name}")), "index.html names {name}");
+            assert!(
+                page.contains(&format!("/ui/{name}")),
+                "index.html names {name}"
+            );
             let file = asset(name).expect("embedded");
             assert!(!file.body.is_empty(), "{name} is not empty");
         }
@@ -93,9 +96,14 @@ mod tests {
 
     #[test]
     fn the_page_loads_nothing_from_elsewhere() {
-        for body in [INDEX.body, include_bytes!("../ui/app.js").as_slice()] {
-            let text = std::str::from_utf8(body).expect("UTF-8");
-            assert!(!text.contains("http://") && !text.contains("https://"));
+        // Everything is embedded: no CDN, no web font, no remote script.
+        let page = std::str::from_utf8(INDEX.body).expect("UTF-8");
+        for pattern in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
+            assert!(!page.contains(pattern), "index.html loads {pattern}...");
         }
+        let script = std::str::from_utf8(include_bytes!("../ui/app.js")).expect("UTF-8");
+        let style = std::str::from_utf8(include_bytes!("../ui/style.css")).expect("UTF-8");
+        assert!(!script.contains("import ") && !script.contains("import("));
+        assert!(!style.contains("url(") && !style.contains("@import"));
     }
 }

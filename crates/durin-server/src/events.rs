@@ -6,13 +6,40 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use durin_engine::{EVENT_MAX_BYTES, EVENTS_PER_REQUEST_MAX, Engine};
-use durin_protocol::{SendEventsResponse, headers};
+use durin_protocol::headers;
 
 use crate::api_error::ApiError;
+use crate::openapi::SendEventsBody;
+use crate::views::SendEventsResponse;
 
 /// A request body may hold a full batch of maximum-size events, up to this many bytes.
 pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
 
+/// Send events
+///
+/// Accepts one event or an array of events and answers once they are durable, with their ids in request
+/// order. Each event starts a run of every function it triggers.
+#[utoipa::path(
+    post,
+    path = "/e/{key}",
+    tag = "events",
+    params(
+        ("key" = String, Path, description = "The event key (any non-blank string)."),
+        (
+            "x-inngest-event-id-seed" = Option<String>,
+            Header,
+            description = "Seeds the event ids, so that a retried request gets the same ids."
+        ),
+    ),
+    request_body(content = SendEventsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The events are stored.", body = SendEventsResponse),
+        (status = 400, description = "The body is not an event or an array of events.", body = SendEventsResponse),
+        (status = 401, description = "The event key is blank.", body = SendEventsResponse),
+        (status = 413, description = "Too many events, or an event or the body is too large.", body = SendEventsResponse),
+        (status = 503, description = "The store is unavailable.", body = SendEventsResponse),
+    ),
+)]
 pub(crate) async fn send(
     State(engine): State<Engine>,
     Path(key): Path<String>,

@@ -4,7 +4,10 @@
 //! **Architecture invariant:** no engine logic lives here; every write goes through `durin_engine::Engine`.
 
 mod api_error;
+mod dashboard;
 mod events;
+mod metrics;
+mod openapi;
 mod register;
 mod rest;
 mod steps;
@@ -15,6 +18,7 @@ use axum::routing::{get, post};
 use durin_engine::Engine;
 
 pub use api_error::ApiError;
+pub use metrics::install_metrics;
 
 /// The whole HTTP application for one engine.
 pub fn app(engine: Engine) -> Router {
@@ -22,6 +26,9 @@ pub fn app(engine: Engine) -> Router {
         .route("/e/{key}", post(events::send))
         .route("/fn/register", post(register::register))
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::serve))
         .nest("/v1", rest::routes())
+        .merge(dashboard::routes())
         .with_state(engine)
 }

@@ -1,45 +1,56 @@
-//! The `/v1` REST API.
+//! The `/v1` REST API. Each handler carries its OpenAPI description (`#[utoipa::path]`); the router is built
+//! from those descriptions (`utoipa_axum::routes!`), so a route and its documentation cannot diverge.
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use durin_core::RunStatus;
 use durin_engine::Engine;
 use durin_store::{EventQuery, RunQuery};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api_error::ApiError;
-use crate::views;
+use crate::api_error::{ApiError, ErrorBody};
+use crate::views::{
+    App, Attempt, Checkpointed, Envelope, Event, Function, FunctionRun, Job, Rerun, RerunMany,
+    RetryNow, Step,
+};
 
-pub(crate) fn routes() -> Router<Engine> {
-    Router::new()
-        .route("/events", get(list_events))
-        .route("/events/{id}", get(get_event))
-        .route("/events/{id}/runs", get(event_runs))
-        .route("/runs", get(list_runs))
-        .route("/runs/rerun", post(rerun_many))
-        .route("/runs/{id}", get(get_run).delete(cancel_run))
-        .route("/runs/{id}/steps", get(run_steps))
-        .route("/runs/{id}/rerun", post(rerun))
-        .route("/runs/{id}/retry-now", post(retry_now))
-        .route("/runs/{id}/attempts", get(run_attempts))
-        .route("/runs/{id}/jobs", get(run_jobs))
-        .route("/apps", get(list_apps).post(add_app))
-        .route("/apps/sync", post(add_app))
-        .route("/functions", get(list_functions))
-        .route("/checkpoint/{id}/async", post(checkpoint))
+/// The `/v1` routes with their OpenAPI paths (relative to `/v1`).
+pub(crate) fn api() -> OpenApiRouter<Engine> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
+        .routes(routes!(event_runs))
+        .routes(routes!(list_runs))
+        .routes(routes!(rerun_many))
+        .routes(routes!(get_run, cancel_run))
+        .routes(routes!(run_steps))
+        .routes(routes!(rerun))
+        .routes(routes!(retry_now))
+        .routes(routes!(run_attempts))
+        .routes(routes!(run_jobs))
+        .routes(routes!(list_apps, add_app))
+        .routes(routes!(sync_app))
+        .routes(routes!(list_functions))
+        .routes(routes!(checkpoint))
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) fn routes() -> Router<Engine> {
+    api().into()
+}
+
+type ApiResult<T> = Result<Json<Envelope<T>>, ApiError>;
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-fn ok(data: impl serde::Serialize) -> ApiResult {
-    Ok(Json(views::wrapped(data, now())))
+fn ok<T>(data: T) -> ApiResult<T> {
+    Ok(Json(Envelope::new(data, now())))
 }
 
 /// Accepts RFC 3339 or Unix milliseconds; names the parameter when neither fits.
@@ -70,19 +81,47 @@ fn params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+type JsonBody<T> = Result<Json<T>, JsonRejection>;
+
+fn body<T>(payload: JsonBody<T>) -> Result<T, ApiError> {
+    payload.map(|Json(value)| value).map_err(|rejection| {
+        ApiError::bad_request(format!("invalid request body: {}", rejection.body_text()))
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsParams {
+    /// Only events with this name.
     name: Option<String>,
+    /// The `internal_id` of the last event of the previous page: the page continues after it.
     cursor: Option<String>,
+    /// At most this many events (default 100).
     limit: Option<usize>,
+    /// Only events received at or after this time (RFC 3339 or Unix milliseconds).
     received_after: Option<String>,
+    /// Only events received before this time (RFC 3339 or Unix milliseconds).
     received_before: Option<String>,
 }
 
+/// List events
+///
+/// Events, newest first, filtered by name and time, paged with `cursor`.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(EventsParams),
+    responses(
+        (status = 200, description = "Events, newest first.", body = Envelope<Vec<Event>>),
+        (status = 400, description = "A query parameter is invalid.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
 async fn list_events(
     State(engine): State<Engine>,
     query: Result<Query<EventsParams>, QueryRejection>,
-) -> ApiResult {
+) -> ApiResult<Vec<Event>> {
     let params = params(query)?;
     let query = EventQuery {
         name: params.name,
@@ -92,36 +131,82 @@ async fn list_events(
         received_before: time_param("received_before", params.received_before.as_deref())?,
     };
     let events = engine.store().list_events(query).await?;
-    ok(events.iter().map(views::event).collect::<Vec<_>>())
+    ok(events.iter().map(Event::from).collect())
 }
 
-async fn get_event(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// Get an event
+#[utoipa::path(
+    get,
+    path = "/events/{id}",
+    tag = "events",
+    params(("id" = String, Path, description = "The event's `internal_id`.")),
+    responses(
+        (status = 200, description = "The event.", body = Envelope<Event>),
+        (status = 404, description = "No such event.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn get_event(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Event> {
     let event = engine
         .store()
         .get_event(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
-    ok(views::event(&event))
+    ok(Event::from(&event))
 }
 
-async fn event_runs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// List an event's runs
+#[utoipa::path(
+    get,
+    path = "/events/{id}/runs",
+    tag = "events",
+    params(("id" = String, Path, description = "The event's `internal_id`.")),
+    responses(
+        (status = 200, description = "The runs the event started (none for an unknown event).", body = Envelope<Vec<FunctionRun>>),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn event_runs(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<FunctionRun>> {
     let runs = engine.store().runs_for_event(&id).await?;
-    ok(runs.iter().map(views::run).collect::<Vec<_>>())
+    ok(runs.iter().map(FunctionRun::from).collect())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RunsParams {
+    /// Only runs with this status: `Running`, `Completed`, `Failed` or `Cancelled`.
     status: Option<String>,
+    /// Only runs of this function.
     function_id: Option<String>,
+    /// Only runs started at or after this time (RFC 3339 or Unix milliseconds).
     since: Option<String>,
+    /// The `run_id` of the last run of the previous page: the page continues after it.
     cursor: Option<String>,
+    /// At most this many runs (default 100).
     limit: Option<usize>,
 }
 
+/// List runs
+///
+/// Runs, newest first, filtered by status, function and start time, paged with `cursor`.
+#[utoipa::path(
+    get,
+    path = "/runs",
+    tag = "runs",
+    params(RunsParams),
+    responses(
+        (status = 200, description = "Runs, newest first.", body = Envelope<Vec<FunctionRun>>),
+        (status = 400, description = "A query parameter is invalid.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
 async fn list_runs(
     State(engine): State<Engine>,
     query: Result<Query<RunsParams>, QueryRejection>,
-) -> ApiResult {
+) -> ApiResult<Vec<FunctionRun>> {
     let params = params(query)?;
     let status = params
         .status
@@ -140,74 +225,172 @@ async fn list_runs(
         limit: params.limit.unwrap_or(100),
     };
     let runs = engine.store().list_runs(query).await?;
-    ok(runs.iter().map(views::run).collect::<Vec<_>>())
+    ok(runs.iter().map(FunctionRun::from).collect())
 }
 
-async fn get_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// Get a run
+///
+/// The run with its output: the return value, or the error object for a Failed run.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run.", body = Envelope<FunctionRun>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn get_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<FunctionRun> {
     let run = engine
         .store()
         .get_run(&id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
-    ok(views::run(&run))
+    ok(FunctionRun::from(&run))
 }
 
-async fn run_attempts(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// List a run's attempts
+///
+/// Every attempt of every step of the run (and of the function body), in order.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/attempts",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The attempts, oldest first.", body = Envelope<Vec<Attempt>>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn run_attempts(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<Attempt>> {
     if engine.store().get_run(&id).await?.is_none() {
         return Err(ApiError::not_found(format!("run {id} not found")));
     }
     let attempts = engine.store().attempts_for_run(&id).await?;
-    ok(attempts.iter().map(views::attempt).collect::<Vec<_>>())
+    ok(attempts.iter().map(Attempt::from).collect())
 }
 
-async fn run_jobs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// List a run's pending jobs
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/jobs",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run's pending jobs (none for an unknown run).", body = Envelope<Vec<Job>>),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn run_jobs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Vec<Job>> {
     let jobs = engine.store().jobs_for_run(&id).await?;
     ok(jobs
         .iter()
         .enumerate()
-        .map(|(i, j)| views::job(j, i))
-        .collect::<Vec<_>>())
+        .map(|(position, job)| Job::new(job, position))
+        .collect())
 }
 
-async fn list_apps(State(engine): State<Engine>) -> ApiResult {
+/// List apps
+#[utoipa::path(
+    get,
+    path = "/apps",
+    tag = "apps",
+    responses(
+        (status = 200, description = "Every known app with its sync status.", body = Envelope<Vec<App>>),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn list_apps(State(engine): State<Engine>) -> ApiResult<Vec<App>> {
     let apps = engine.store().list_apps().await?;
-    ok(apps.iter().map(views::app).collect::<Vec<_>>())
+    ok(apps.iter().map(App::from).collect())
 }
 
-async fn list_functions(State(engine): State<Engine>) -> ApiResult {
+/// List functions
+#[utoipa::path(
+    get,
+    path = "/functions",
+    tag = "apps",
+    responses(
+        (status = 200, description = "The functions of every synced app.", body = Envelope<Vec<Function>>),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn list_functions(State(engine): State<Engine>) -> ApiResult<Vec<Function>> {
     let functions = engine.store().list_functions().await?;
-    ok(functions.iter().map(views::function).collect::<Vec<_>>())
+    ok(functions.iter().map(Function::from).collect())
 }
 
+/// Checkpoint steps
+///
+/// An SDK reports steps it finished inside one request (checkpointing), before it answers the call.
+#[utoipa::path(
+    post,
+    path = "/checkpoint/{id}/async",
+    tag = "sdk",
+    params(("id" = String, Path, description = "The run id.")),
+    request_body(content = crate::openapi::CheckpointRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The steps are recorded.", body = Envelope<Checkpointed>),
+        (status = 400, description = "The body is not a checkpoint.", body = ErrorBody),
+        (status = 409, description = "The run does not exist, has ended, or is not at this point any more.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
 async fn checkpoint(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    payload: Result<
-        Json<durin_protocol::CheckpointRequest>,
-        axum::extract::rejection::JsonRejection,
-    >,
-) -> ApiResult {
+    payload: JsonBody<durin_protocol::CheckpointRequest>,
+) -> ApiResult<Checkpointed> {
     let Json(request) = payload.map_err(|rejection| {
         ApiError::bad_request(format!("invalid checkpoint: {}", rejection.body_text()))
     })?;
     engine.checkpoint(&id, request).await?;
-    ok(serde_json::json!({ "ok": true }))
+    ok(Checkpointed { ok: true })
 }
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(payload: JsonBody<T>) -> Result<T, ApiError> {
-    payload.map(|Json(value)| value).map_err(|rejection| {
-        ApiError::bad_request(format!("invalid request body: {}", rejection.body_text()))
-    })
-}
-
-async fn cancel_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// Cancel a run
+#[utoipa::path(
+    delete,
+    path = "/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run, now Cancelled.", body = Envelope<FunctionRun>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run has already completed or failed.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn cancel_run(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> ApiResult<FunctionRun> {
     let run = engine.cancel_run(&id).await?;
-    ok(views::run(&run))
+    ok(FunctionRun::from(&run))
 }
 
-async fn run_steps(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// List a run's steps
+///
+/// The run's steps in order (the function body as the step with `step_id` `null`), each with its status,
+/// output or error, every attempt, and when it is tried next.
+#[utoipa::path(
+    get,
+    path = "/runs/{id}/steps",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The step timeline.", body = Envelope<Vec<Step>>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn run_steps(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Vec<Step>> {
     let store = engine.store();
     let run = store
         .get_run(&id)
@@ -219,35 +402,69 @@ async fn run_steps(State(engine): State<Engine>, Path(id): Path<String>) -> ApiR
     ok(crate::steps::timeline(&run, &attempts, &steps, &jobs))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What to rerun: from the start (`{}` or no body), or from a step.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 struct RerunBody {
+    /// The user's id (or the hashed id) of the step to rerun from; the results of the steps before it are
+    /// kept.
     from_step: Option<String>,
 }
 
+/// Rerun a run
+///
+/// Starts a new run of the same function for the same event; its `original_run_id` is this run.
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/rerun",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    request_body(content = Option<RerunBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new run was started.", body = Envelope<Rerun>),
+        (status = 400, description = "The body is invalid, or the run has no such step.", body = ErrorBody),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run's function is no longer registered.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
 async fn rerun(
     State(engine): State<Engine>,
     Path(id): Path<String>,
     payload: JsonBody<RerunBody>,
-) -> ApiResult {
+) -> ApiResult<Rerun> {
     // An empty body means "from the start".
     let request = match payload {
-        Err(axum::extract::rejection::JsonRejection::MissingJsonContentType(_)) => {
-            RerunBody::default()
-        }
+        Err(JsonRejection::MissingJsonContentType(_)) => RerunBody::default(),
         other => body(other)?,
     };
     let run_id = engine
         .rerun(&id, request.from_step.as_deref().filter(|s| !s.is_empty()))
         .await?;
-    ok(serde_json::json!({ "run_id": run_id }))
+    ok(Rerun { run_id })
 }
 
-#[derive(Debug, Deserialize)]
+/// Which runs to rerun, from the start.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RerunManyBody {
+    /// The function whose runs are rerun.
     function_id: String,
+    /// Only runs with this status (default `Failed`).
     status: Option<String>,
+    /// Only runs started at or after this time (Unix milliseconds or RFC 3339).
+    #[schema(value_type = Option<TimeValue>)]
     since: Option<Value>,
+    /// Only runs started at or before this time (Unix milliseconds or RFC 3339).
+    #[schema(value_type = Option<TimeValue>)]
     until: Option<Value>,
+}
+
+/// A time as Unix milliseconds or as an RFC 3339 string.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "documents the `since`/`until` fields, read as JSON values")]
+enum TimeValue {
+    Millis(i64),
+    Rfc3339(String),
 }
 
 fn time_value(name: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> {
@@ -263,7 +480,25 @@ fn time_value(name: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError
     }
 }
 
-async fn rerun_many(State(engine): State<Engine>, payload: JsonBody<RerunManyBody>) -> ApiResult {
+/// Rerun runs in bulk
+///
+/// Reruns, from the start, the runs of a function with a status started in a time range.
+#[utoipa::path(
+    post,
+    path = "/runs/rerun",
+    tag = "runs",
+    request_body(content = RerunManyBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new runs were started.", body = Envelope<RerunMany>),
+        (status = 400, description = "The body is invalid.", body = ErrorBody),
+        (status = 409, description = "The function is no longer registered.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn rerun_many(
+    State(engine): State<Engine>,
+    payload: JsonBody<RerunManyBody>,
+) -> ApiResult<RerunMany> {
     let request = body(payload)?;
     if request.function_id.trim().is_empty() {
         return Err(ApiError::bad_request("`function_id` is required"));
@@ -281,21 +516,72 @@ async fn rerun_many(State(engine): State<Engine>, payload: JsonBody<RerunManyBod
         until: time_value("until", request.until.as_ref())?,
     };
     let run_ids = engine.rerun_many(filter).await?;
-    ok(serde_json::json!({ "run_ids": run_ids }))
+    ok(RerunMany { run_ids })
 }
 
-async fn retry_now(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult {
+/// Retry a run now
+///
+/// Every job of the run waiting in backoff becomes due now.
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/retry-now",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The jobs are due now.", body = Envelope<RetryNow>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "No job of the run is waiting in backoff.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn retry_now(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<RetryNow> {
     let jobs = engine.retry_now(&id).await?;
-    ok(serde_json::json!({ "jobs": jobs }))
+    ok(RetryNow { jobs })
 }
 
-#[derive(Debug, Deserialize)]
+/// An app's serve URL.
+#[derive(Debug, Deserialize, ToSchema)]
 struct AppBody {
+    /// Where the app serves its SDK endpoint, e.g. `http://127.0.0.1:3000/api/inngest`.
     url: String,
 }
 
-async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult {
+async fn sync_url(engine: &Engine, payload: JsonBody<AppBody>) -> ApiResult<App> {
     let request = body(payload)?;
     let app = engine.add_app(request.url.trim()).await?;
-    ok(views::app(&app))
+    ok(App::from(&app))
+}
+
+/// Add an app
+///
+/// Adds the app at a URL and syncs it now. A failed sync still adds the app; its `error` says why.
+#[utoipa::path(
+    post,
+    path = "/apps",
+    tag = "apps",
+    request_body(content = AppBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The app, with `error` set if the sync failed.", body = Envelope<App>),
+        (status = 400, description = "The body or the URL is invalid.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult<App> {
+    sync_url(&engine, payload).await
+}
+
+/// Re-sync an app
+#[utoipa::path(
+    post,
+    path = "/apps/sync",
+    tag = "apps",
+    request_body(content = AppBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The app, with `error` set if the sync failed.", body = Envelope<App>),
+        (status = 400, description = "The body or the URL is invalid.", body = ErrorBody),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn sync_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult<App> {
+    sync_url(&engine, payload).await
 }

@@ -3,9 +3,9 @@
 
 use durin_core::{AttemptOutcome, JobKind, RunStatus};
 use durin_store::{AttemptRecord, JobRecord, RunRecord, StepRecord};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::views;
+use crate::views::{self, Attempt, Step, StepStatus};
 
 struct Group<'a> {
     step_id: Option<String>,
@@ -18,7 +18,7 @@ pub(crate) fn timeline(
     attempts: &[AttemptRecord],
     steps: &[StepRecord],
     jobs: &[JobRecord],
-) -> Vec<Value> {
+) -> Vec<Step> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     for attempt in attempts {
         let index = groups.iter().position(|g| g.step_id == attempt.step_id);
@@ -58,7 +58,7 @@ fn step_view(
     group: &Group<'_>,
     steps: &[StepRecord],
     jobs: &[JobRecord],
-) -> Value {
+) -> Step {
     let memo = group
         .step_id
         .as_deref()
@@ -75,55 +75,57 @@ fn step_view(
     });
     let (status, output, error) = match memo {
         Some(memo) if memo.get("error").is_some_and(|e| !e.is_null()) => {
-            ("failed", Value::Null, memo["error"].clone())
+            (StepStatus::Failed, Value::Null, memo["error"].clone())
         }
         Some(memo) => (
-            "completed",
+            StepStatus::Completed,
             memo.get("data").cloned().unwrap_or(Value::Null),
             Value::Null,
         ),
-        None if waiting => ("waiting", Value::Null, Value::Null),
-        None if next_attempt_at.is_some() => ("scheduled", Value::Null, Value::Null),
+        None if waiting => (StepStatus::Waiting, Value::Null, Value::Null),
+        None if next_attempt_at.is_some() => (StepStatus::Scheduled, Value::Null, Value::Null),
         None if group.step_id.is_none() => body_status(run, last),
-        None if running => ("running", Value::Null, Value::Null),
+        None if running => (StepStatus::Running, Value::Null, Value::Null),
         None => match last {
             Some(a) if a.outcome != AttemptOutcome::Ok => (
-                "failed",
+                StepStatus::Failed,
                 Value::Null,
                 a.error.clone().unwrap_or(Value::Null),
             ),
-            _ => ("completed", Value::Null, Value::Null),
+            _ => (StepStatus::Completed, Value::Null, Value::Null),
         },
     };
-    json!({
-        "step_id": group.step_id,
-        "name": group.name,
-        "status": status,
-        "output": output,
-        "error": error,
-        "attempts": group.attempts.iter().map(|a| views::attempt(a)).collect::<Vec<_>>(),
-        "next_attempt_at": next_attempt_at.map(views::rfc3339),
-        "next_attempt_at_ms": next_attempt_at,
-    })
+    Step {
+        step_id: group.step_id.clone(),
+        name: group.name.clone(),
+        status,
+        output,
+        error,
+        attempts: group.attempts.iter().map(|a| Attempt::from(*a)).collect(),
+        next_attempt_at: next_attempt_at.map(views::rfc3339),
+        next_attempt_at_ms: next_attempt_at,
+    }
 }
 
 /// The function body's status follows the run's.
-fn body_status(run: &RunRecord, last: Option<&&AttemptRecord>) -> (&'static str, Value, Value) {
+fn body_status(run: &RunRecord, last: Option<&&AttemptRecord>) -> (StepStatus, Value, Value) {
     match run.status {
         RunStatus::Completed => (
-            "completed",
+            StepStatus::Completed,
             run.output.clone().unwrap_or(Value::Null),
             Value::Null,
         ),
         RunStatus::Failed => (
-            "failed",
+            StepStatus::Failed,
             Value::Null,
             run.output.clone().unwrap_or(Value::Null),
         ),
-        RunStatus::Cancelled => ("cancelled", Value::Null, Value::Null),
+        RunStatus::Cancelled => (StepStatus::Cancelled, Value::Null, Value::Null),
         RunStatus::Running => match last {
-            Some(a) if a.outcome == AttemptOutcome::Ok => ("completed", Value::Null, Value::Null),
-            _ => ("running", Value::Null, Value::Null),
+            Some(a) if a.outcome == AttemptOutcome::Ok => {
+                (StepStatus::Completed, Value::Null, Value::Null)
+            }
+            _ => (StepStatus::Running, Value::Null, Value::Null),
         },
     }
 }

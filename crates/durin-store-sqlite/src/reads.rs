@@ -2,7 +2,7 @@
 
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
-    AppRecord, AttemptRecord, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord,
+    AppRecord, AttemptRecord, JobCounts, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord,
     RunState, StepRecord, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -299,4 +299,23 @@ pub(crate) fn steps_for_run(c: &Connection, run_id: &str) -> Result<Vec<StepReco
             })
         })
         .collect()
+}
+
+pub(crate) fn count_jobs(c: &Connection, now: i64) -> Result<JobCounts> {
+    c.prepare_cached(
+        "SELECT coalesce(sum(leased_until IS NULL AND due_at <= ?1), 0),
+                coalesce(sum(leased_until IS NULL AND due_at > ?1), 0),
+                coalesce(sum(leased_until IS NOT NULL), 0)
+         FROM jobs",
+    )
+    .map_err(unavailable)?
+    .query_row(params![now], |row| {
+        let count = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(JobCounts {
+            due: count(0)?,
+            scheduled: count(1)?,
+            leased: count(2)?,
+        })
+    })
+    .map_err(unavailable)
 }

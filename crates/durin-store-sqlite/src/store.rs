@@ -184,6 +184,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn count_jobs(&self, now: UnixMillis) -> Result<JobCounts> {
+        self.read(move |c| reads::count_jobs(c, now)).await
+    }
+
     async fn steps_for_run(&self, run_id: &str) -> Result<Vec<StepRecord>> {
         let id = run_id.to_owned();
         self.read(move |c| reads::steps_for_run(c, &id)).await

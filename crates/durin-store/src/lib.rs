@@ -97,6 +97,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- reads for the API ---
 
+    /// How many jobs are due now, waiting for a later time, and leased (in flight) at `now`.
+    async fn count_jobs(&self, now: UnixMillis) -> Result<JobCounts>;
     /// Memoized steps in completion order, with their user ids.
     async fn steps_for_run(&self, run_id: &str) -> Result<Vec<StepRecord>>;
 

@@ -274,3 +274,14 @@ pub struct StepRecord {
     pub name: String,
     pub memo: Value,
 }
+
+/// The queue at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    /// Due and not leased: waiting for an executor.
+    pub due: u64,
+    /// Due later (backoff, sleeps, timeouts).
+    pub scheduled: u64,
+    /// Leased: an attempt is in flight.
+    pub leased: u64,
+}

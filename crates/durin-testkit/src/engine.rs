@@ -212,6 +212,13 @@ impl EngineProcess {
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// GETs a path and returns the body as text (e.g. `/metrics`).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let response = self.http.get(format!("{}{path}", self.url())).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
     /// DELETEs a path and returns the JSON body with its status.
     pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let response = self

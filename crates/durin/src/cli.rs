@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -29,10 +30,31 @@ pub(crate) enum Command {
     Dev(DevArgs),
     /// Send an event.
     Send(SendArgs),
-    /// List recent runs.
+    /// List recent runs, newest first.
     Runs(RunsArgs),
-    /// Show one run with every attempt of every step.
+    /// Show one run: every step with every attempt, its error and when it is tried next.
     Run(RunArgs),
+    /// List recent events, newest first.
+    Events(EventsArgs),
+    /// Start a run again: from the start, or from a step keeping the earlier steps' results; or rerun
+    /// many runs of a function at once (--function).
+    Rerun(RerunArgs),
+    /// Cancel a running run.
+    Cancel(RunIdArgs),
+    /// Make a run's steps that wait in backoff due now.
+    RetryNow(RunIdArgs),
+    /// List the registered functions.
+    Functions(JsonArgs),
+    /// List the apps with their sync status; `apps add <url>` and `apps sync <url>` sync one now.
+    Apps(AppsArgs),
+}
+
+/// `--json`, for the commands that take no other flag.
+#[derive(Debug, Args)]
+pub(crate) struct JsonArgs {
+    /// Print the engine's answer as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +90,9 @@ pub(crate) struct DevArgs {
     /// `/v1/checkpoint/{run}/async` as it finishes.
     #[arg(long)]
     pub(crate) checkpointing: bool,
+    /// Log lines as human-readable text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
     /// Where the embedded store keeps its files.
     #[arg(long, env = "DURIN_DATA_DIR", default_value = ".durin")]
     pub(crate) data_dir: PathBuf,
@@ -83,7 +108,7 @@ pub(crate) struct SendArgs {
     /// An idempotency id for the event.
     #[arg(long)]
     pub(crate) id: Option<String>,
-    /// Print the answer as JSON.
+    /// Print the engine's answer as JSON, for scripts.
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -99,18 +124,115 @@ pub(crate) struct RunsArgs {
     /// Only runs started within this long ago, e.g. 30m, 1h, 2d.
     #[arg(long)]
     pub(crate) since: Option<String>,
-    /// How many runs at most.
-    #[arg(long, default_value_t = 20)]
-    pub(crate) limit: usize,
+    /// How many runs at most (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) limit: u16,
+    /// The next page: only runs older than this run id (the last one of the previous page).
+    #[arg(long, value_name = "RUN_ID")]
+    pub(crate) before: Option<String>,
+    /// Print the runs as JSON, for scripts.
     #[arg(long)]
     pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
+    #[arg(value_parser = NonEmptyStringValueParser::new())]
     pub(crate) run_id: String,
+    /// Print the run, its steps and its attempts as JSON, for scripts.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Only events with exactly this name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Only events received within this long ago, e.g. 30m, 1h, 2d.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// How many events at most (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) limit: u16,
+    /// The next page: only events older than this event (the last one of the previous page).
+    #[arg(long, value_name = "EVENT_ID")]
+    pub(crate) before: Option<String>,
+    /// Print the events as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RerunArgs {
+    /// The run to start again.
+    #[arg(
+        required_unless_present = "function",
+        conflicts_with = "function",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub(crate) run_id: Option<String>,
+    /// Keep the results of the steps before this step (its id as written in the code) and resume there.
+    #[arg(long, value_name = "STEP_ID", requires = "run_id")]
+    pub(crate) from_step: Option<String>,
+    /// Rerun, from the start, every run of this function id that matches --status, --since and --until.
+    #[arg(long, value_name = "FUNCTION_ID", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) function: Option<String>,
+    /// With --function: the status of the runs to rerun (running, completed, failed, cancelled).
+    #[arg(long, default_value = "failed", requires = "function")]
+    pub(crate) status: String,
+    /// With --function: only runs started within this long ago, e.g. 1h.
+    #[arg(long, requires = "function")]
+    pub(crate) since: Option<String>,
+    /// With --function: only runs started at least this long ago, e.g. 10m.
+    #[arg(long, requires = "function")]
+    pub(crate) until: Option<String>,
+    /// Print the engine's answer as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunIdArgs {
+    #[arg(value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) run_id: String,
+    /// Print the engine's answer as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct AppsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<AppsAction>,
+    /// Print the apps as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AppsAction {
+    /// Add the app served at a URL and sync it now.
+    Add(AppUrlArgs),
+    /// Sync a known app again now (after deploying new functions).
+    Sync(AppUrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AppUrlArgs {
+    /// The app's serve URL, e.g. http://127.0.0.1:3000/api/inngest.
+    #[arg(value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) url: String,
+    /// Print the app as JSON, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 /// A mistake in how the command was called: exit code 2.

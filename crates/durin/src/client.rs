@@ -1,6 +1,8 @@
-//! A small client for the engine's REST API, used by the CLI commands.
+//! A small client for the engine's REST API, used by the CLI commands. Every failure is an error that
+//! says what went wrong: the engine not reachable (with the URL tried), or its answer's status and `error`.
 
 use anyhow::{Context, anyhow};
+use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
 pub(crate) struct EngineClient {
@@ -22,29 +24,37 @@ impl EngineClient {
         path: &str,
         query: &[(&str, String)],
     ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let body = read_json(response).await?;
-        body.get("data")
-            .cloned()
-            .ok_or_else(|| anyhow!("the engine's answer has no `data`: {body}"))
+        let body = self
+            .send(self.request(Method::GET, path).query(query))
+            .await?;
+        data(body)
     }
 
+    /// POSTs a JSON body to a `/v1` path and returns its `data`.
+    pub(crate) async fn post_data(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let body = self
+            .send(self.request(Method::POST, path).json(body))
+            .await?;
+        data(body)
+    }
+
+    /// DELETEs a `/v1` path and returns its `data`.
+    pub(crate) async fn delete_data(&self, path: &str) -> anyhow::Result<Value> {
+        let body = self.send(self.request(Method::DELETE, path)).await?;
+        data(body)
+    }
+
+    /// POSTs a JSON body and returns the whole answer (for paths whose answer is not wrapped in `data`).
     pub(crate) async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         read_json(response).await
     }
 
@@ -54,6 +64,12 @@ impl EngineClient {
             self.base
         )
     }
+}
+
+fn data(body: Value) -> anyhow::Result<Value> {
+    body.get("data")
+        .cloned()
+        .ok_or_else(|| anyhow!("the engine's answer has no `data`: {body}"))
 }
 
 async fn read_json(response: reqwest::Response) -> anyhow::Result<Value> {

@@ -10,10 +10,10 @@ use durin_core::BackoffKnobs;
 use durin_engine::{Engine, EngineConfig};
 use durin_store_sqlite::SqliteStore;
 
-use crate::cli::{DevArgs, UsageError};
+use crate::cli::{DevArgs, LogFormat, UsageError};
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(args.log_format);
     let config = config(&args)?;
     std::fs::create_dir_all(&args.data_dir).with_context(|| {
         format!(
@@ -24,6 +24,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let path = args.data_dir.join("durin.db");
     let store = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the store at {}", path.display()))?;
+    durin_server::install_metrics()
+        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     let engine = Engine::new(Arc::new(store), config, true).await?;
     let address: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
@@ -84,13 +86,22 @@ fn config(args: &DevArgs) -> anyhow::Result<EngineConfig> {
     })
 }
 
-fn init_logging() {
+/// Every line logged while an attempt runs carries its `run_id`, `fn_id`, `step_id` and `attempt` (the
+/// attempt's span); `--log-format json` writes one JSON object per line for log pipelines.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DURIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn shutdown() {

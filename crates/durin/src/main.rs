@@ -1,4 +1,5 @@
-//! The `durin` binary: `durin dev` runs the engine; `send`, `runs` and `run` talk to a running one.
+//! The `durin` binary: `durin dev` runs the engine; the other commands (`send`, `runs`, `run`, `events`,
+//! `rerun`, `cancel`, `retry-now`, `functions`, `apps`) talk to a running one over its REST API.
 
 mod cli;
 mod client;
@@ -30,6 +31,12 @@ fn main() -> ExitCode {
             Command::Send(args) => commands::send(&cli.url, args).await,
             Command::Runs(args) => commands::runs(&cli.url, args).await,
             Command::Run(args) => commands::run(&cli.url, args).await,
+            Command::Events(args) => commands::events(&cli.url, args).await,
+            Command::Rerun(args) => commands::rerun(&cli.url, args).await,
+            Command::Cancel(args) => commands::cancel(&cli.url, args).await,
+            Command::RetryNow(args) => commands::retry_now(&cli.url, args).await,
+            Command::Functions(args) => commands::functions(&cli.url, args).await,
+            Command::Apps(args) => commands::apps(&cli.url, args).await,
         }
     });
     match result {
