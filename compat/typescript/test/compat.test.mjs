@@ -1003,14 +1003,18 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
     );
     assert.equal(sleeps[0].name, "1s", "the duration travels in the op's name");
     assert.equal(sleeps[1].name, until, "sleepUntil sends the ISO time in the op's name");
+    // Each sleep shows twice: the attempt that reported it, then the engine's wake-up (a timeout job,
+    // no call to the app).
     assert.deepEqual(
-      attempts.filter((a) => a.step_name).map((a) => [a.step_name, a.outcome]),
+      attempts.filter((a) => a.step_name).map((a) => [a.step_name, a.kind.kind, a.outcome]),
       [
-        ["before-sleep", "ok"],
-        ["nap", "ok"],
-        ["after-sleep", "ok"],
-        ["until", "ok"],
-        ["after-until", "ok"],
+        ["before-sleep", "discovery", "ok"],
+        ["nap", "discovery", "ok"],
+        ["nap", "timeout", "ok"],
+        ["after-sleep", "discovery", "ok"],
+        ["until", "discovery", "ok"],
+        ["until", "timeout", "ok"],
+        ["after-until", "discovery", "ok"],
       ],
     );
     // A sleep always ends the request; in checkpoint mode the step before it was checkpointed.

@@ -28,9 +28,8 @@ pub enum IntakeError {
     Invalid { index: usize, message: String },
     #[error("event {index}: `name` is required")]
     MissingName { index: usize },
-    #[error(
-        "event {index}: the name {name:?} is reserved (names starting with `inngest/` are sent by the engine)"
-    )]
+    // Inngest's wording, which SDKs surface to users and their tests compare.
+    #[error("event name is reserved for internal use: {name}")]
     ReservedName { index: usize, name: String },
     #[error("event {index}: the event is {size} bytes; the limit is {limit} bytes")]
     TooLarge {

@@ -160,30 +160,11 @@ pub(crate) fn error_object(name: &str, message: &str) -> Value {
     json!({ "error": format!("{name}: {message}"), "name": name, "message": message })
 }
 
-/// The error an app reported in a non-2xx body, or one describing the status when the body says nothing.
+/// The error an app reported in a non-2xx body, kept as the app sent it (it becomes the run's output
+/// when the run fails), or one describing the status when the body is not a JSON object.
 fn error_from_body(status: u16, body: &[u8]) -> Value {
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(mut object))
-            if object.contains_key("message") || object.contains_key("name") =>
-        {
-            let name = object
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("Error")
-                .to_owned();
-            let message = object
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            object
-                .entry("name")
-                .or_insert_with(|| Value::String(name.clone()));
-            object
-                .entry("error")
-                .or_insert_with(|| Value::String(format!("{name}: {message}")));
-            Value::Object(object)
-        }
+        Ok(Value::Object(object)) if !object.is_empty() => Value::Object(object),
         _ => {
             let text = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
             let message = if text.trim().is_empty() {
@@ -282,12 +263,9 @@ mod tests {
 
     #[test]
     fn reads_sdk_error_bodies() {
-        let error = error_from_body(
-            500,
-            br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#,
-        );
-        assert_eq!(error["message"], "boom");
-        assert_eq!(error["error"], "Error: boom");
+        let body = br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#;
+        let error = error_from_body(500, body);
+        assert_eq!(error, serde_json::from_slice::<Value>(body).unwrap(), "kept as the app sent it");
         let error = error_from_body(502, b"Bad Gateway");
         assert_eq!(error["message"], "the app answered HTTP 502: Bad Gateway");
     }

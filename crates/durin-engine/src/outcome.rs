@@ -67,6 +67,7 @@ impl Planner<'_> {
                     non_retriable: reply.no_retry,
                     retry_at: reply.retry_at,
                 },
+                false,
             ),
         };
         finish.request_version = reply.request_version;
@@ -85,7 +86,7 @@ impl Planner<'_> {
             non_retriable: false,
             retry_at: Some(self.now),
         };
-        let mut finish = self.failure(StepRef::of_job(self.job), error, failed);
+        let mut finish = self.failure(StepRef::of_job(self.job), error, failed, false);
         finish.attempt.outcome = AttemptOutcome::Interrupted;
         finish.attempt.started_at = self.job.due_at.min(self.now);
         finish
@@ -161,7 +162,7 @@ impl Planner<'_> {
                 non_retriable: no_retry,
                 retry_at,
             };
-            return self.failure(StepRef::of_op(op), error, failed);
+            return self.failure(StepRef::of_op(op), error, failed, true);
         }
         if ops.is_empty() {
             let error = error_object("InvalidResponse", "the app answered 206 with no operations");
@@ -170,7 +171,7 @@ impl Planner<'_> {
                 non_retriable: no_retry,
                 retry_at,
             };
-            return self.failure(StepRef::of_job(self.job), error, failed);
+            return self.failure(StepRef::of_job(self.job), error, failed, false);
         }
 
         let mut memos = Vec::new();
@@ -239,14 +240,14 @@ impl Planner<'_> {
                     policy: self.job.policy.clone(),
                     due_at: self.now,
                 }),
+                // A sleep is a pause that only its timeout ends: the run resumes at the wake time, and a
+                // parallel group waits for it like for any other branch.
+                OpCode::Sleep if self.state.waiting_steps.contains(&op.id) => {}
                 OpCode::Sleep => {
                     step = StepRef::of_op(op);
                     let value = sleep_value(op);
                     match sleep_until(&value, self.now) {
-                        Some(wake) => {
-                            memos.push(memo_of(op, Value::Null));
-                            discovery_at = Some(discovery_at.map_or(wake, |at: i64| at.max(wake)));
-                        }
+                        Some(wake) => pauses.push(waits::sleep(op, &self.job.run_id, &self.job.policy, wake)),
                         None => {
                             unsupported = Some(format!("cannot read the sleep duration {value:?}"))
                         }
@@ -254,6 +255,9 @@ impl Planner<'_> {
                 }
                 OpCode::RunComplete => run_output = Some(op.data.clone().unwrap_or(Value::Null)),
                 OpCode::None => {}
+                // A wait the run already has, reported again by a later discovery (another branch of a
+                // parallel group ended first): it is pending, not new.
+                OpCode::WaitForEvent | OpCode::InvokeFunction if self.state.waiting_steps.contains(&op.id) => {}
                 OpCode::WaitForEvent | OpCode::InvokeFunction => {
                     step = StepRef::of_op(op);
                     let template = self.discovery(self.now);
@@ -273,7 +277,15 @@ impl Planner<'_> {
                             pauses.push(wait.pause);
                             invoked.extend(wait.invoke);
                         }
-                        Err(message) => invalid_wait = Some(message),
+                        // The step fails, catchably, as a step whose function does not exist does.
+                        Err(waits::WaitError::StepFails(message)) => {
+                            let step_error = json!({ "name": "Error", "message": message });
+                            outcome = AttemptOutcome::NonRetriable;
+                            error = Some(step_error.clone());
+                            memos.push(memo_of(op, json!({ "error": step_error })));
+                            discovery_at.get_or_insert(self.now);
+                        }
+                        Err(waits::WaitError::Invalid(message)) => invalid_wait = Some(message),
                     }
                 }
                 OpCode::Unknown | OpCode::StepError => {
@@ -290,7 +302,7 @@ impl Planner<'_> {
                 non_retriable: true,
                 retry_at: None,
             };
-            return self.failure(step, error_object("UnsupportedOperation", &message), failed);
+            return self.failure(step, error_object("UnsupportedOperation", &message), failed, false);
         }
 
         if let Some(message) = invalid_wait {
@@ -299,7 +311,7 @@ impl Planner<'_> {
                 non_retriable: true,
                 retry_at: None,
             };
-            return self.failure(step, error_object("InvalidWait", &message), failed);
+            return self.failure(step, error_object("InvalidWait", &message), failed, false);
         }
 
         let record = self.record(step, outcome, error, None);
@@ -322,7 +334,7 @@ impl Planner<'_> {
 
     /// A failed attempt: retry the same job, or give up — a step then fails for good (its error is
     /// memoized and the function body decides), the function body fails the run.
-    fn failure(&self, step: StepRef, error: Value, failed: FailedAttempt) -> AttemptFinish {
+    fn failure(&self, step: StepRef, error: Value, failed: FailedAttempt, from_step_op: bool) -> AttemptFinish {
         let outcome = if failed.non_retriable {
             AttemptOutcome::NonRetriable
         } else if failed.retry_at.is_some() {
@@ -346,9 +358,10 @@ impl Planner<'_> {
             Decision::GiveUp(_) => {
                 let record = self.record(step.clone(), outcome, Some(error.clone()), None);
                 let mut finish = self.base(record, JobUpdate::Remove);
-                match (&step.id, &self.job.kind) {
-                    // A step failed for good: memoize its error and let the function body handle it.
-                    (Some(step_id), _) => {
+                match (&step.id, from_step_op) {
+                    // A step failed for good (its StepError op): memoize its error and let the function body
+                    // handle it. Any other failure, even of a step's request, fails the run, as Inngest does.
+                    (Some(step_id), true) => {
                         finish.memos.push(StepMemo {
                             step_id: step_id.clone(),
                             name: step.name.clone().unwrap_or_else(|| step_id.clone()),
@@ -356,7 +369,7 @@ impl Planner<'_> {
                         });
                         finish.enqueue.push(self.discovery(self.now));
                     }
-                    (None, _) => self.end_run(&mut finish, RunStatus::Failed, Some(error)),
+                    _ => self.end_run(&mut finish, RunStatus::Failed, Some(error)),
                 }
                 finish
             }

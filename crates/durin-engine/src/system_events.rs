@@ -42,7 +42,7 @@ pub(crate) fn run_ended(
         data["correlation_id"] = correlation_id.clone();
     }
     match (status, output) {
-        (RunStatus::Failed, Some(error)) => data["error"] = error.clone(),
+        (RunStatus::Failed, Some(error)) => data["error"] = error_for_handlers(error),
         (_, Some(result)) if !result.is_null() => data["result"] = result.clone(),
         _ => {}
     }
@@ -79,4 +79,23 @@ fn event(name: &str, id: String, data: Value, now: i64) -> NewEvent {
         payload: json!({ "id": id, "name": name, "data": data, "user": {}, "ts": now }),
         received_at: now,
     }
+}
+
+/// The failed run's error as failure handlers read it: `name`, `message` and `error` always present, the
+/// app's other fields (stack, code, ...) kept.
+fn error_for_handlers(output: &Value) -> Value {
+    let mut error = match output {
+        Value::Object(object) => object.clone(),
+        other => {
+            let mut object = serde_json::Map::new();
+            object.insert("message".into(), Value::String(other.to_string()));
+            object
+        }
+    };
+    let name = error.get("name").and_then(Value::as_str).unwrap_or("Error").to_owned();
+    let message = error.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+    error.entry("name").or_insert_with(|| Value::String(name.clone()));
+    error.entry("message").or_insert_with(|| Value::String(message.clone()));
+    error.entry("error").or_insert_with(|| Value::String(format!("{name}: {message}")));
+    Value::Object(error)
 }

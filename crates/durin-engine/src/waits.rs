@@ -16,6 +16,28 @@ use crate::duration::{MAX_SLEEP_MS, parse_duration_ms};
 use crate::engine::Engine;
 use crate::system_events::{FUNCTION_FINISHED, FUNCTION_INVOKED};
 
+/// Why a wait op cannot start.
+#[derive(Debug)]
+pub(crate) enum WaitError {
+    /// The op itself is malformed: the run fails.
+    Invalid(String),
+    /// The op is fine but its step fails (an invoke of a function that does not exist): the function
+    /// gets a catchable step error.
+    StepFails(String),
+}
+
+impl From<String> for WaitError {
+    fn from(message: String) -> Self {
+        WaitError::Invalid(message)
+    }
+}
+
+impl From<&str> for WaitError {
+    fn from(message: &str) -> Self {
+        WaitError::Invalid(message.to_owned())
+    }
+}
+
 /// What a wait op asks for.
 pub(crate) struct Wait {
     pub(crate) pause: NewPause,
@@ -42,15 +64,33 @@ fn expires_at(op: &Operation, now: i64) -> Result<i64, String> {
     }
 }
 
+/// A sleep until `wake`: a pause no event matches (its event name is empty), ended by its timeout job.
+pub(crate) fn sleep(op: &Operation, run_id: &str, policy: &durin_core::RetryPolicy, wake: i64) -> NewPause {
+    NewPause {
+        pause_id: Ulid::generate().to_string(),
+        run_id: run_id.to_owned(),
+        step_id: op.id.clone(),
+        step_name: op.user_step_id().to_owned(),
+        kind: PauseKind::Sleep,
+        event_name: String::new(),
+        expression: None,
+        timeout_memo: Value::Null,
+        policy: policy.clone(),
+        expires_at: wake,
+    }
+}
+
 /// `WaitForEvent`: the event name travels in `name` (or `opts.event`), the condition in `opts.if`.
 pub(crate) fn wait_for_event(
     op: &Operation,
     run_id: &str,
     job: &NewJob,
     now: i64,
-) -> Result<Wait, String> {
+) -> Result<Wait, WaitError> {
+    // The Go SDK sends `opts.event: ""` and the name in `name`: an empty field is a missing one.
     let event_name = opt(op, "event")
         .and_then(Value::as_str)
+        .filter(|event| !event.is_empty())
         .or(op.name.as_deref())
         .filter(|n| !n.is_empty())
         .ok_or("waitForEvent names no event")?
@@ -86,14 +126,15 @@ pub(crate) fn invoke(
     job: &NewJob,
     functions: &[FunctionConfig],
     now: i64,
-) -> Result<Wait, String> {
+) -> Result<Wait, WaitError> {
     let function_id = opt(op, "function_id")
         .and_then(Value::as_str)
         .ok_or("invoke names no function_id")?;
     let target = functions
         .iter()
         .find(|f| f.id == function_id)
-        .ok_or_else(|| format!("function {function_id:?} is not registered"))?;
+        // Inngest's wording: SDKs compare it.
+        .ok_or_else(|| WaitError::StepFails(format!("could not find function with ID: {function_id}")))?;
     let payload = opt(op, "payload").cloned().unwrap_or_else(|| json!({}));
     let correlation_id = format!("{run_id}.{}", op.id);
     let mut data = payload
@@ -200,7 +241,7 @@ fn condition_holds(pause: &PauseRecord, candidate: &Value) -> bool {
 /// `waitForEvent` resumes with the event itself; `invoke` with the invoked run's result or error.
 fn memo_for(pause: &PauseRecord, event: &Value) -> Value {
     match pause.kind {
-        PauseKind::WaitForEvent => event.clone(),
+        PauseKind::WaitForEvent | PauseKind::Sleep => event.clone(),
         PauseKind::Invoke => {
             let data = &event["data"];
             match data.get("error").filter(|e| !e.is_null()) {

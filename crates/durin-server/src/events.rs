@@ -34,9 +34,17 @@ pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
     request_body(content = SendEventsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The events are stored.", body = SendEventsResponse),
-        (status = 400, description = "The body is not an event or an array of events.", body = SendEventsResponse),
+        (
+            status = 400,
+            description = "The body is not an event or an array of events.",
+            body = SendEventsResponse,
+        ),
         (status = 401, description = "The event key is blank.", body = SendEventsResponse),
-        (status = 413, description = "Too many events, or an event or the body is too large.", body = SendEventsResponse),
+        (
+            status = 413,
+            description = "Too many events, or an event or the body is too large.",
+            body = SendEventsResponse,
+        ),
         (status = 503, description = "The store is unavailable.", body = SendEventsResponse),
     ),
 )]

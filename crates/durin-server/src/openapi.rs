@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{OpenApi, ToSchema};
+
+use crate::api_error::{ApiError, ErrorBody};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,23 +42,34 @@ pub(crate) fn document() -> Document {
     ApiDoc::openapi().nest("/v1", crate::rest::api().into_openapi())
 }
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+/// Rendered once, on the first request.
+static DOCUMENT: LazyLock<Result<String, String>> = LazyLock::new(|| {
     document()
         .to_pretty_json()
-        .unwrap_or_else(|error| format!(r#"{{"error":"cannot render the document: {error}","status":500}}"#))
+        .map_err(|error| error.to_string())
 });
 
 /// The OpenAPI document
 ///
-/// This document (OpenAPI 3.1).
+/// This document (OpenAPI 3.1), generated from the code.
 #[utoipa::path(
     get,
     path = "/openapi.json",
     tag = "operations",
-    responses((status = 200, description = "The OpenAPI document.", body = Object)),
+    responses(
+        (status = 200, description = "The OpenAPI document.", body = Object),
+        (status = 500, description = "The document could not be rendered.", body = ErrorBody),
+    ),
 )]
-pub(crate) async fn serve() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
+pub(crate) async fn serve() -> Response {
+    match DOCUMENT.as_ref() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response(),
+        Err(error) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render the OpenAPI document: {error}"),
+        )
+        .into_response(),
+    }
 }
 
 /// Health check
@@ -66,7 +79,15 @@ pub(crate) async fn serve() -> impl IntoResponse {
     get,
     path = "/health",
     tag = "operations",
-    responses((status = 200, description = "The server is up.", body = String, content_type = "text/plain", example = "ok")),
+    responses(
+        (
+            status = 200,
+            description = "The server is up.",
+            body = String,
+            content_type = "text/plain",
+            example = "ok",
+        ),
+    ),
 )]
 #[expect(dead_code, reason = "documents the `/health` route of `app()`")]
 fn health() {}
@@ -79,8 +100,18 @@ fn health() {}
     path = "/metrics",
     tag = "operations",
     responses(
-        (status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 503, description = "Metrics are not enabled in this process.", body = String, content_type = "text/plain"),
+        (
+            status = 200,
+            description = "The metrics.",
+            body = String,
+            content_type = "text/plain; version=0.0.4",
+        ),
+        (
+            status = 503,
+            description = "Metrics are not enabled in this process.",
+            body = String,
+            content_type = "text/plain",
+        ),
     ),
 )]
 #[expect(dead_code, reason = "documents the `/metrics` route of `app()`")]
@@ -96,12 +127,14 @@ pub(crate) struct EventPayload {
     /// The event's id: a second event with the same id is accepted but starts no run.
     id: Option<String>,
     name: String,
+    /// `null` or absent means `{}`.
     #[serde(default)]
-    #[schema(value_type = Object)]
-    data: serde_json::Map<String, Value>,
+    #[schema(value_type = Option<Object>)]
+    data: Option<serde_json::Map<String, Value>>,
+    /// `null` or absent means `{}`.
     #[serde(default)]
-    #[schema(value_type = Object)]
-    user: serde_json::Map<String, Value>,
+    #[schema(value_type = Option<Object>)]
+    user: Option<serde_json::Map<String, Value>>,
     /// Unix milliseconds.
     ts: Option<i64>,
     /// The event's version.
@@ -188,7 +221,10 @@ struct RetriesDef {
 
 /// Steps an SDK finished inside one request.
 #[derive(ToSchema)]
-#[expect(dead_code, reason = "the schema of `durin_protocol::CheckpointRequest`")]
+#[expect(
+    dead_code,
+    reason = "the schema of `durin_protocol::CheckpointRequest`"
+)]
 pub(crate) struct CheckpointRequest {
     #[serde(default)]
     run_id: String,

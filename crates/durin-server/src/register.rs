@@ -28,7 +28,11 @@ use crate::views::RegisterResponse;
     request_body(content = crate::openapi::RegisterRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The app is registered.", body = RegisterResponse),
-        (status = 400, description = "The payload is invalid, or the server kind is not the expected one.", body = ErrorBody),
+        (
+            status = 400,
+            description = "The payload is invalid, or the server kind is not the expected one.",
+            body = ErrorBody,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]

@@ -162,7 +162,11 @@ async fn get_event(State(engine): State<Engine>, Path(id): Path<String>) -> ApiR
     tag = "events",
     params(("id" = String, Path, description = "The event's `internal_id`.")),
     responses(
-        (status = 200, description = "The runs the event started (none for an unknown event).", body = Envelope<Vec<FunctionRun>>),
+        (
+            status = 200,
+            description = "The runs the event started (none for an unknown event).",
+            body = Envelope<Vec<FunctionRun>>,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -283,7 +287,11 @@ async fn run_attempts(
     tag = "runs",
     params(("id" = String, Path, description = "The run id.")),
     responses(
-        (status = 200, description = "The run's pending jobs (none for an unknown run).", body = Envelope<Vec<Job>>),
+        (
+            status = 200,
+            description = "The run's pending jobs (none for an unknown run).",
+            body = Envelope<Vec<Job>>,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -302,7 +310,11 @@ async fn run_jobs(State(engine): State<Engine>, Path(id): Path<String>) -> ApiRe
     path = "/apps",
     tag = "apps",
     responses(
-        (status = 200, description = "Every known app with its sync status.", body = Envelope<Vec<App>>),
+        (
+            status = 200,
+            description = "Every known app with its sync status.",
+            body = Envelope<Vec<App>>,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -317,7 +329,11 @@ async fn list_apps(State(engine): State<Engine>) -> ApiResult<Vec<App>> {
     path = "/functions",
     tag = "apps",
     responses(
-        (status = 200, description = "The functions of every synced app.", body = Envelope<Vec<Function>>),
+        (
+            status = 200,
+            description = "The functions of every synced app.",
+            body = Envelope<Vec<Function>>,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -338,7 +354,11 @@ async fn list_functions(State(engine): State<Engine>) -> ApiResult<Vec<Function>
     responses(
         (status = 200, description = "The steps are recorded.", body = Envelope<Checkpointed>),
         (status = 400, description = "The body is not a checkpoint.", body = ErrorBody),
-        (status = 409, description = "The run does not exist, has ended, or is not at this point any more.", body = ErrorBody),
+        (
+            status = 409,
+            description = "The run does not exist, has ended, or is not at this point any more.",
+            body = ErrorBody,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -421,9 +441,17 @@ struct RerunBody {
     request_body(content = Option<RerunBody>, content_type = "application/json"),
     responses(
         (status = 200, description = "The new run was started.", body = Envelope<Rerun>),
-        (status = 400, description = "The body is invalid, or the run has no such step.", body = ErrorBody),
+        (
+            status = 400,
+            description = "The body is invalid, or the run has no such step.",
+            body = ErrorBody,
+        ),
         (status = 404, description = "No such run.", body = ErrorBody),
-        (status = 409, description = "The run's function is no longer registered.", body = ErrorBody),
+        (
+            status = 409,
+            description = "The run's function is no longer registered.",
+            body = ErrorBody,
+        ),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -461,7 +489,10 @@ struct RerunManyBody {
 /// A time as Unix milliseconds or as an RFC 3339 string.
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[expect(dead_code, reason = "documents the `since`/`until` fields, read as JSON values")]
+#[expect(
+    dead_code,
+    reason = "documents the `since`/`until` fields, read as JSON values"
+)]
 enum TimeValue {
     Millis(i64),
     Rfc3339(String),
@@ -561,7 +592,11 @@ async fn sync_url(engine: &Engine, payload: JsonBody<AppBody>) -> ApiResult<App>
     tag = "apps",
     request_body(content = AppBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The app, with `error` set if the sync failed.", body = Envelope<App>),
+        (
+            status = 200,
+            description = "The app, with `error` set if the sync failed.",
+            body = Envelope<App>,
+        ),
         (status = 400, description = "The body or the URL is invalid.", body = ErrorBody),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
@@ -577,7 +612,11 @@ async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> Ap
     tag = "apps",
     request_body(content = AppBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The app, with `error` set if the sync failed.", body = Envelope<App>),
+        (
+            status = 200,
+            description = "The app, with `error` set if the sync failed.",
+            body = Envelope<App>,
+        ),
         (status = 400, description = "The body or the URL is invalid.", body = ErrorBody),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),

@@ -53,12 +53,7 @@ pub(crate) fn timeline(
         .collect()
 }
 
-fn step_view(
-    run: &RunRecord,
-    group: &Group<'_>,
-    steps: &[StepRecord],
-    jobs: &[JobRecord],
-) -> Step {
+fn step_view(run: &RunRecord, group: &Group<'_>, steps: &[StepRecord], jobs: &[JobRecord]) -> Step {
     let memo = group
         .step_id
         .as_deref()

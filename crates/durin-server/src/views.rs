@@ -5,7 +5,7 @@
 //!
 //! Free-form JSON (event data, outputs, error objects) is `serde_json::Value`, documented as "any value".
 
-use durin_core::{FunctionConfig, UnixMillis};
+use durin_core::FunctionConfig;
 use durin_store::{AppRecord, AttemptRecord, EventRecord, JobRecord, RunRecord};
 use serde::Serialize;
 use serde_json::Value;
@@ -41,6 +41,7 @@ pub(crate) struct Metadata {
     /// When the answer was produced (RFC 3339).
     pub(crate) fetched_at: String,
     /// Always `null`: answers are never cached.
+    #[schema(required = true)]
     pub(crate) cached_until: Option<String>,
 }
 
@@ -56,6 +57,7 @@ pub(crate) struct Event {
     /// Always `""`.
     pub(crate) source: String,
     /// Always `null`.
+    #[schema(required = true)]
     pub(crate) source_id: Option<String>,
     /// When the engine accepted the event (RFC 3339).
     pub(crate) received_at: String,
@@ -128,11 +130,14 @@ pub(crate) struct FunctionRun {
     pub(crate) event_id: String,
     pub(crate) status: RunStatus,
     /// RFC 3339, `null` while the run is Running.
+    #[schema(required = true)]
     pub(crate) ended_at: Option<String>,
     /// The function's return value; for a Failed run the error object `{name, message, stack?, error}`;
     /// `null` while running.
+    #[schema(required = true)]
     pub(crate) output: Option<Value>,
     /// For a rerun: the run it repeats.
+    #[schema(required = true)]
     pub(crate) original_run_id: Option<String>,
 }
 
@@ -208,8 +213,10 @@ pub(crate) struct Attempt {
     pub(crate) job_id: String,
     pub(crate) kind: JobKind,
     /// The hashed step id, `null` for the function body.
+    #[schema(required = true)]
     pub(crate) step_id: Option<String>,
     /// The user's step id, `null` for the function body.
+    #[schema(required = true)]
     pub(crate) step_name: Option<String>,
     /// Zero-based attempt number of this step.
     pub(crate) attempt: u32,
@@ -217,15 +224,18 @@ pub(crate) struct Attempt {
     pub(crate) started_at: String,
     /// RFC 3339.
     pub(crate) ended_at: String,
-    pub(crate) started_at_ms: UnixMillis,
-    pub(crate) ended_at_ms: UnixMillis,
+    pub(crate) started_at_ms: i64,
+    pub(crate) ended_at_ms: i64,
     pub(crate) duration_ms: i64,
     pub(crate) outcome: AttemptOutcome,
     /// `{name, message, stack?}` for a failed attempt, else `null`.
+    #[schema(required = true)]
     pub(crate) error: Option<Value>,
     /// When the next attempt is due (RFC 3339), if there is one.
+    #[schema(required = true)]
     pub(crate) next_attempt_at: Option<String>,
-    pub(crate) next_attempt_at_ms: Option<UnixMillis>,
+    #[schema(required = true)]
+    pub(crate) next_attempt_at_ms: Option<i64>,
 }
 
 impl From<&AttemptRecord> for Attempt {
@@ -256,7 +266,7 @@ pub(crate) struct Job {
     pub(crate) kind: JobKind,
     /// When the job is due (RFC 3339).
     pub(crate) at: String,
-    pub(crate) at_ms: UnixMillis,
+    pub(crate) at_ms: i64,
     /// Zero-based position in the run's list of pending jobs.
     pub(crate) position: usize,
     /// Zero-based number of the attempt the job will make.
@@ -285,11 +295,15 @@ pub(crate) struct App {
     /// The app's name; for an app that never synced, its URL.
     pub(crate) name: String,
     pub(crate) url: String,
+    #[schema(required = true)]
     pub(crate) sdk: Option<String>,
+    #[schema(required = true)]
     pub(crate) framework: Option<String>,
     /// The last successful sync (RFC 3339).
+    #[schema(required = true)]
     pub(crate) synced_at: Option<String>,
     /// Why the last sync failed, if it did.
+    #[schema(required = true)]
     pub(crate) error: Option<String>,
     pub(crate) function_count: u32,
 }
@@ -372,6 +386,7 @@ pub(crate) enum StepStatus {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Step {
     /// The hashed step id, `null` for the function body.
+    #[schema(required = true)]
     pub(crate) step_id: Option<String>,
     /// The user's step id, or `(function body)`.
     pub(crate) name: String,
@@ -383,8 +398,10 @@ pub(crate) struct Step {
     /// In order, oldest first.
     pub(crate) attempts: Vec<Attempt>,
     /// When the next attempt is due (RFC 3339), if the step is waiting in backoff.
+    #[schema(required = true)]
     pub(crate) next_attempt_at: Option<String>,
-    pub(crate) next_attempt_at_ms: Option<UnixMillis>,
+    #[schema(required = true)]
+    pub(crate) next_attempt_at_ms: Option<i64>,
 }
 
 /// The answer of `POST /v1/runs/{id}/rerun`.

@@ -52,6 +52,12 @@ function swap(el, content) {
   tick();
 }
 
+/** Replaces el's content with children (nodes, strings, arrays of them). */
+function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 const mono = (text, props = {}) => h("span", { class: "mono", ...props }, text);
 
 function json(value) {
@@ -148,6 +154,7 @@ function countdownText(at, now = Date.now()) {
   const left = at - now;
   if (left <= 0) return "due now";
   if (left < 10_000) return `in ${(left / 1000).toFixed(1)} s`;
+  if (left < 60_000) return `in ${Math.floor(left / 1000)} s`;
   return `in ${duration(left)}`;
 }
 
@@ -270,7 +277,7 @@ async function eventById(id) {
 
 function toast(message, kind = "info") {
   const box = document.getElementById("toasts");
-  const el = h("div", { class: `toast toast--${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast", "data-kind": kind }, message);
+  const el = h("div", { class: `toast toast--${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast", "data-kind": kind, "data-at": Date.now() }, message);
   box.appendChild(el);
   setTimeout(() => el.classList.add("leaving"), 5600);
   setTimeout(() => el.remove(), 6000);
@@ -312,6 +319,7 @@ const STEP_STATUS = {
   running: { icon: "●", cls: "running", label: "Running" },
   waiting: { icon: "◷", cls: "waiting", label: "Waiting" },
   scheduled: { icon: "↻", cls: "retrying", label: "Retry scheduled" },
+  cancelled: { icon: "⊘", cls: "cancelled", label: "Cancelled" },
 };
 
 const OUTCOME = {
@@ -400,6 +408,8 @@ function go(hash) {
 
 function render() {
   generation += 1;
+  // Toasts belong to the page they were raised on (one raised just before a navigation comes along).
+  for (const el of document.querySelectorAll("#toasts .toast")) if (Date.now() - Number(el.dataset.at) > 1500) el.remove();
   regions = [];
   const main = document.getElementById("main");
   main.replaceChildren();
@@ -545,7 +555,16 @@ function runsPage(main, query) {
       if (filters.since) qs.set("since", String(Math.floor((Date.now() - SINCE_MS[filters.since]) / 60_000) * 60_000));
       const [runs, fns] = await Promise.all([api(`/v1/runs?${qs}`), functions().catch(() => [])]);
       const events = await Promise.all(runs.map((r) => eventById(r.event_id)));
-      return { runs, fns: fns.map((f) => [f.id, f.name]), events: events.map((e) => (e ? e.name : null)) };
+      const slim = runs.map((r) => ({
+        run_id: r.run_id,
+        function_id: r.function_id,
+        status: r.status,
+        run_started_at: r.run_started_at,
+        ended_at: r.ended_at,
+        original_run_id: r.original_run_id ?? null,
+        error: r.status === "Failed" && r.output && typeof r.output === "object" ? `${r.output.name || "Error"}: ${r.output.message ?? ""}` : null,
+      }));
+      return { runs: slim, fns: fns.map((f) => [f.id, f.name]), events: events.map((e) => (e ? e.name : null)) };
     },
     ({ runs, fns, events }) => {
       if (runs.length === 0) {
@@ -576,7 +595,13 @@ function runsPage(main, query) {
                 },
               },
               h("td", null, runBadge(run.status, { "data-testid": "run-status" })),
-              h("td", null, h("div", { class: "strong" }, names.get(run.function_id) || run.function_id), h("div", { class: "mono small muted" }, run.function_id)),
+              h(
+                "td",
+                null,
+                h("div", { class: "strong" }, names.get(run.function_id) || run.function_id),
+                h("div", { class: "mono small muted" }, run.function_id),
+                run.error ? h("div", { class: "run-error-line small ellipsis", title: run.error, "data-testid": "run-error-line" }, run.error) : null,
+              ),
               h(
                 "td",
                 null,
@@ -766,6 +791,25 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
     fn ? fact("Retries", `${fn.retries} (up to ${fn.max_attempts} attempts per step)`) : null,
   );
 
+  const failedStep = run.status === "Failed" ? [...steps].reverse().find((s) => s.status === "failed" && !isBody(s)) : null;
+  const runError = run.status === "Failed" && run.output && typeof run.output === "object" ? run.output : null;
+  const failureSummary =
+    run.status === "Failed"
+      ? h(
+          "div",
+          { class: "notice notice--error", "data-testid": "failure-summary" },
+          h("span", { class: "notice-icon", "aria-hidden": "true" }, "✕"),
+          h(
+            "span",
+            null,
+            h("strong", null, "Failed"),
+            failedStep ? [" in step ", mono(failedStep.name), ` after ${plural(failedStep.attempts.length, "attempt")}`] : null,
+            runError ? [": ", mono(`${runError.name || "Error"}: ${runError.message ?? ""}`)] : null,
+            ended !== null ? h("span", { class: "muted" }, " · ", timeAgo(ended)) : null,
+          ),
+        )
+      : null;
+
   const retryBanner = nextRetry
     ? h(
         "div",
@@ -806,11 +850,11 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
       "div",
       { class: "section-head" },
       h("h2", null, "Steps"),
-      h("span", { class: "muted small" }, `${steps.length} step${steps.length === 1 ? "" : "s"} · ${steps.reduce((n, s) => n + s.attempts.length, 0)} attempts`),
+      h("span", { class: "muted small" }, plural(steps.length, "step") + " · " + plural(steps.reduce((n, s) => n + s.attempts.length, 0), "attempt")),
     ),
     steps.length === 0
       ? empty(running ? "Waiting for the first attempt…" : "No attempts were recorded.", { "data-testid": "no-steps" })
-      : steps.map((step, i) => stepCard(step, i, { run, started, span, maxAttempts, rerunFrom: rerun })),
+      : orderSteps(steps, run).map((step, i) => stepCard(step, i, { run, started, span, maxAttempts, rerunFrom: rerun })),
   );
 
   const rerunsPanel =
@@ -841,9 +885,24 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
   return [
     h("div", { class: "run-head" }, title, actions),
     facts,
+    failureSummary,
     retryBanner,
     h("div", { class: "run-grid" }, h("div", { class: "run-main" }, timeline), h("aside", { class: "run-side" }, outputPanel, rerunsPanel, eventPanel)),
   ];
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Steps in the order they ran. A rerun from a step lists the steps whose results it kept (no attempt of
+ * their own) after the others; they came first, so they are shown first.
+ */
+function orderSteps(steps, run) {
+  if (!run.original_run_id) return steps;
+  const kept = steps.filter((s) => s.attempts.length === 0 && s.status === "completed");
+  return [...kept, ...steps.filter((s) => !kept.includes(s))];
 }
 
 function fact(label, value) {
@@ -872,7 +931,7 @@ function stepCard(step, index, { run, started, span, maxAttempts, rerunFrom }) {
       h(
         "span",
         { class: "muted small step-meta" },
-        `${step.attempts.length} attempt${step.attempts.length === 1 ? "" : "s"}`,
+        plural(step.attempts.length, "attempt"),
         failedAttempts ? h("span", { class: "fail-text" }, ` · ${failedAttempts} failed`) : null,
         ` · ${duration(total)}`,
       ),
@@ -890,7 +949,17 @@ function stepCard(step, index, { run, started, span, maxAttempts, rerunFrom }) {
           { class: "attempts" },
           step.attempts.map((a, i) => attemptRow(a, `${key}:${i}`, { started, span, maxAttempts, last: i === step.attempts.length - 1, step })),
         )
-      : h("p", { class: "muted small attempts-none" }, step.status === "completed" ? "Result kept from the original run: not run again." : "No attempt yet."),
+      : h(
+          "p",
+          { class: "muted small attempts-none", "data-testid": step.status === "completed" && run.original_run_id ? "step-kept" : "step-no-attempt" },
+          step.status === "completed"
+            ? run.original_run_id
+              ? "Result kept from the original run: not run again."
+              : "Completed without an attempt of its own (resolved by the engine)."
+            : step.status === "waiting"
+              ? "Waiting: a sleep, a wait for an event or an invoked function."
+              : "No attempt yet.",
+        ),
     step.status === "completed" && step.output !== null && step.output !== undefined
       ? h("details", { class: "step-output", "data-key": `output:${key}` }, h("summary", null, "Step output"), h("pre", { class: "mono code", "data-testid": "step-output" }, json(step.output)))
       : null,
@@ -952,23 +1021,23 @@ function eventsPage(main, query) {
         try {
           data = dataInput.value.trim() ? JSON.parse(dataInput.value) : {};
         } catch (err) {
-          result.replaceChildren(h("span", { class: "fail-text" }, `The data is not valid JSON: ${err.message}`));
+          fill(result, h("span", { class: "fail-text" }, `The data is not valid JSON: ${err.message}`));
           dataInput.focus();
           return;
         }
         if (data === null || typeof data !== "object" || Array.isArray(data)) {
-          result.replaceChildren(h("span", { class: "fail-text" }, "The data must be a JSON object, e.g. {\"user_id\": \"user_1\"}."));
+          fill(result, h("span", { class: "fail-text" }, "The data must be a JSON object, e.g. {\"user_id\": \"user_1\"}."));
           return;
         }
         const name = nameInput.value.trim();
         if (!name) {
-          result.replaceChildren(h("span", { class: "fail-text" }, "Give the event a name."));
+          fill(result, h("span", { class: "fail-text" }, "Give the event a name."));
           return;
         }
         act(sendButton, "Sending…", async () => {
           const answer = await api("/e/dashboard", { method: "POST", body: { name, data } });
           const ids = (answer && answer.ids) || [];
-          result.replaceChildren(h("span", { class: "ok-text" }, "✓ Sent "), mono(name), " as ", ids.map((id) => mono(id, { "data-testid": "sent-event-id" })), h("span", { class: "muted" }, " · its runs appear below and on the "), h("a", { href: "#/runs" }, "Runs"), h("span", { class: "muted" }, " page."));
+          fill(result, h("span", { class: "ok-text" }, "✓ Sent "), mono(name), " as ", ids.map((id) => mono(id, { "data-testid": "sent-event-id" })), h("span", { class: "muted" }, " · its runs appear below and on the "), h("a", { href: "#/runs" }, "Runs"), h("span", { class: "muted" }, " page."));
           toast(`Sent ${name}`, "ok");
           refreshAll();
         });
@@ -980,6 +1049,13 @@ function eventsPage(main, query) {
     h("div", { class: "form-actions" }, sendButton, result),
   );
 
+  const showSystem = query.get("system") === "1";
+  const setQuery = (name, system) => {
+    const qs = new URLSearchParams();
+    if (name) qs.set("name", name);
+    if (system) qs.set("system", "1");
+    go(`#/events${qs.size ? `?${qs}` : ""}`);
+  };
   const filter = h("input", {
     type: "search",
     class: "mono",
@@ -987,17 +1063,23 @@ function eventsPage(main, query) {
     value: nameFilter,
     "data-testid": "filter-event-name",
     "aria-label": "Filter by event name",
-    onchange: (e) => go(`#/events${e.target.value.trim() ? `?name=${enc(e.target.value.trim())}` : ""}`),
+    onchange: (e) => setQuery(e.target.value.trim(), showSystem),
   });
+  const systemToggle = h(
+    "label",
+    { class: "check small", title: "inngest/function.finished, inngest/function.failed, ...: the events the engine emits itself" },
+    h("input", { type: "checkbox", checked: showSystem, "data-testid": "toggle-system-events", onchange: (e) => setQuery(nameFilter, e.target.checked) }),
+    " Show the engine's own inngest/* events",
+  );
   const list = h("div", { class: "panel table-panel" });
-  main.append(pageHeader("Events", "The events the engine received, newest first; open one to see its data and runs.", liveIndicator(2000)), form, h("div", { class: "toolbar" }, filter), list);
+  main.append(pageHeader("Events", "The events the engine received, newest first; open one to see its data and runs.", liveIndicator(2000)), form, h("div", { class: "toolbar" }, filter, systemToggle), list);
 
   live(
     list,
     async () => {
-      const qs = new URLSearchParams({ limit: "50" });
+      const qs = new URLSearchParams({ limit: "200" });
       if (nameFilter) qs.set("name", nameFilter);
-      const events = await api(`/v1/events?${qs}`);
+      const events = (await api(`/v1/events?${qs}`)).filter((e) => showSystem || nameFilter || !e.name.startsWith("inngest/")).slice(0, 50);
       return events.map((e) => ({ internal_id: e.internal_id, id: e.id, name: e.name, data: e.data, user: e.user, ts: e.ts, received_at: e.received_at }));
     },
     (events) =>
@@ -1018,7 +1100,7 @@ function eventRow(e) {
   const loadRuns = () =>
     api(`/v1/events/${enc(e.internal_id)}/runs`)
       .then((list) =>
-        runs.replaceChildren(
+        fill(runs, 
           list.length === 0
             ? h("span", { class: "muted small" }, "This event started no run (no function is triggered by it).")
             : h(
@@ -1028,7 +1110,7 @@ function eventRow(e) {
               ),
         ),
       )
-      .catch((err) => runs.replaceChildren(h("span", { class: "fail-text" }, errorText(err))));
+      .catch((err) => fill(runs, h("span", { class: "fail-text" }, errorText(err))));
   return h(
     "details",
     {
@@ -1165,9 +1247,9 @@ function appsPage(main) {
         act(addButton, "Syncing…", async () => {
           const app = await api("/v1/apps", { method: "POST", body: { url } });
           if (app && app.error) {
-            result.replaceChildren(h("span", { class: "fail-text" }, "Added, but the sync failed: ", app.error));
+            fill(result, h("span", { class: "fail-text" }, "Added, but the sync failed: ", app.error));
           } else {
-            result.replaceChildren(h("span", { class: "ok-text" }, "✓ Synced "), mono(url), app && typeof app.function_count === "number" ? ` · ${app.function_count} function${app.function_count === 1 ? "" : "s"}` : "");
+            fill(result, h("span", { class: "ok-text" }, "✓ Synced "), mono(url), app && typeof app.function_count === "number" ? ` · ${app.function_count} function${app.function_count === 1 ? "" : "s"}` : "");
             urlInput.value = "";
           }
           functionsCache.at = 0;
@@ -1200,9 +1282,9 @@ function appsPage(main) {
                 h(
                   "tr",
                   { "data-testid": "app-row", "data-app-url": app.url, "data-sync": app.error ? "error" : "ok" },
-                  h("td", { class: "strong" }, app.name || "—"),
+                  h("td", null, app.name && app.name !== app.url ? h("span", { class: "strong" }, app.name) : h("span", { class: "muted" }, "(not synced yet)")),
                   h("td", null, mono(app.url || "—", { class: "mono small" })),
-                  h("td", null, sdkLabel(app.sdk), app.framework ? h("div", { class: "muted small" }, app.framework) : null),
+                  h("td", { class: "nowrap" }, sdkLabel(app.sdk), app.framework ? h("div", { class: "muted small" }, app.framework) : null),
                   h(
                     "td",
                     null,

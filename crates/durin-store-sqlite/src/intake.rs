@@ -2,7 +2,7 @@
 
 use durin_core::{JobKind, UnixMillis};
 use durin_store::{AcceptOutcome, AppSync, NewEvent, NewRun, Result};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{job_kind_columns, to_json, unavailable};
 
@@ -123,7 +123,8 @@ pub(crate) fn insert_runs(c: &Connection, runs: &[NewRun]) -> Result<Vec<String>
 
 /// Enqueues a job unless the run already has a job of the same kind and step. A discovery requested while
 /// the run's discovery job is in flight marks that job to run again when it is done: its request was built
-/// from older state.
+/// from older state. A discovery is not enqueued while the run still has branches outstanding (planned
+/// steps, waits, sleeps): the last branch to end enqueues it (Inngest's default parallel mode, "wait").
 pub(crate) fn insert_job(
     c: &Connection,
     job_id: &str,
@@ -133,6 +134,9 @@ pub(crate) fn insert_job(
     policy_json: &str,
     due_at: UnixMillis,
 ) -> Result<()> {
+    if *kind == JobKind::Discovery && has_outstanding_branches(c, run_id)? {
+        return Ok(());
+    }
     let (kind, step_id, step_name) = job_kind_columns(kind);
     c.prepare_cached(
         "INSERT INTO jobs (job_id, run_id, kind, step_id, step_name, attempt, policy, due_at)
@@ -154,4 +158,13 @@ pub(crate) fn insert_job(
     ])
     .map_err(unavailable)?;
     Ok(())
+}
+
+fn has_outstanding_branches(c: &Connection, run_id: &str) -> Result<bool> {
+    c.prepare_cached("SELECT 1 FROM jobs WHERE run_id = ?1 AND kind IN ('step', 'timeout') LIMIT 1")
+        .map_err(unavailable)?
+        .query_row(params![run_id], |_| Ok(()))
+        .optional()
+        .map_err(unavailable)
+        .map(|found| found.is_some())
 }

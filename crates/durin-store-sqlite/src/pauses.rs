@@ -129,6 +129,7 @@ pub(crate) fn pending(c: &Connection, event_names: &[String]) -> Result<Vec<Paus
                 kind: match kind.as_str() {
                     "wait_for_event" => PauseKind::WaitForEvent,
                     "invoke" => PauseKind::Invoke,
+                    "sleep" => PauseKind::Sleep,
                     other => return Err(corrupt(format!("unknown pause kind {other:?}"))),
                 },
                 event_name: row.get(5).map_err(unavailable)?,

@@ -105,7 +105,16 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         .into_iter()
         .map(|(id, memo)| Ok((id, from_json::<Value>(&memo)?)))
         .collect::<Result<Vec<_>>>()?;
+    let mut statement = c
+        .prepare_cached("SELECT step_id FROM pauses WHERE run_id = ?1 ORDER BY step_id")
+        .map_err(unavailable)?;
+    let waiting_steps = statement
+        .query_map(params![run_id], |row| row.get::<_, String>(0))
+        .map_err(unavailable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
     Ok(RunState {
+        waiting_steps,
         events: vec![event.clone()],
         event,
         run,

@@ -125,6 +125,8 @@ pub struct RunState {
     pub steps: Vec<(String, Value)>,
     pub request_version: i64,
     pub disable_immediate_execution: bool,
+    /// Hashed ids of the steps with a pending pause (waiting for an event, an invoked run, a timeout).
+    pub waiting_steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -170,6 +172,8 @@ pub enum PauseKind {
     WaitForEvent,
     /// `step.invoke`: resumes with the invoked run's result or error.
     Invoke,
+    /// `step.sleep`: resumes with `null` at its wake time; no event ends it.
+    Sleep,
 }
 
 impl PauseKind {
@@ -177,6 +181,7 @@ impl PauseKind {
         match self {
             PauseKind::WaitForEvent => "wait_for_event",
             PauseKind::Invoke => "invoke",
+            PauseKind::Sleep => "sleep",
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::builder::NonEmptyStringValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -164,28 +164,25 @@ pub(crate) struct EventsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("runs").required(true).args(["run_id", "function"])))]
 pub(crate) struct RerunArgs {
     /// The run to start again.
-    #[arg(
-        required_unless_present = "function",
-        conflicts_with = "function",
-        value_parser = NonEmptyStringValueParser::new()
-    )]
+    #[arg(value_parser = NonEmptyStringValueParser::new())]
     pub(crate) run_id: Option<String>,
     /// Keep the results of the steps before this step (its id as written in the code) and resume there.
-    #[arg(long, value_name = "STEP_ID", requires = "run_id")]
+    #[arg(long, value_name = "STEP_ID", conflicts_with = "function")]
     pub(crate) from_step: Option<String>,
     /// Rerun, from the start, every run of this function id that matches --status, --since and --until.
     #[arg(long, value_name = "FUNCTION_ID", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) function: Option<String>,
     /// With --function: the status of the runs to rerun (running, completed, failed, cancelled).
-    #[arg(long, default_value = "failed", requires = "function")]
+    #[arg(long, default_value = "failed", conflicts_with = "run_id")]
     pub(crate) status: String,
     /// With --function: only runs started within this long ago, e.g. 1h.
-    #[arg(long, requires = "function")]
+    #[arg(long, conflicts_with = "run_id")]
     pub(crate) since: Option<String>,
     /// With --function: only runs started at least this long ago, e.g. 10m.
-    #[arg(long, requires = "function")]
+    #[arg(long, conflicts_with = "run_id")]
     pub(crate) until: Option<String>,
     /// Print the engine's answer as JSON, for scripts.
     #[arg(long)]
@@ -202,12 +199,11 @@ pub(crate) struct RunIdArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct AppsArgs {
     #[command(subcommand)]
     pub(crate) action: Option<AppsAction>,
-    /// Print the apps as JSON, for scripts.
-    #[arg(long)]
+    /// Print the apps (or the app added or synced) as JSON, for scripts.
+    #[arg(long, global = true)]
     pub(crate) json: bool,
 }
 
@@ -222,11 +218,8 @@ pub(crate) enum AppsAction {
 #[derive(Debug, Args)]
 pub(crate) struct AppUrlArgs {
     /// The app's serve URL, e.g. http://127.0.0.1:3000/api/inngest.
-    #[arg(value_parser = NonEmptyStringValueParser::new())]
-    pub(crate) url: String,
-    /// Print the app as JSON, for scripts.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[arg(value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) serve_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -113,11 +113,14 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// An RFC 3339 time shortened to what a person reads: `2026-11-28 19:30:01.123`.
+/// An RFC 3339 time as a person reads it, in UTC to the millisecond: `2026-11-28 19:30:01.120Z`.
 pub(crate) fn time(value: &Value) -> String {
-    match value.as_str() {
-        Some(s) => s.replace('T', " ").trim_end_matches('Z').to_owned(),
-        None => "-".into(),
+    let Some(text) = value.as_str() else {
+        return "-".into();
+    };
+    match text.parse::<jiff::Timestamp>() {
+        Ok(at) => at.strftime("%Y-%m-%d %H:%M:%S%.3fZ").to_string(),
+        Err(_) => text.to_owned(),
     }
 }
 
@@ -229,9 +232,14 @@ mod tests {
         assert_eq!(relative(0, 500), "due now");
         assert_eq!(relative(0, 3_000), "3.0 s ago");
         assert_eq!(
-            time(&Value::from("2026-11-28T19:30:01.123Z")),
-            "2026-11-28 19:30:01.123"
+            time(&Value::from("2026-11-28T19:30:01.12Z")),
+            "2026-11-28 19:30:01.120Z"
         );
+        assert_eq!(
+            time(&Value::from("2026-11-28T20:30:01+01:00")),
+            "2026-11-28 19:30:01.000Z"
+        );
+        assert_eq!(time(&Value::Null), "-");
     }
 
     #[test]

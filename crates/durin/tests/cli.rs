@@ -184,7 +184,10 @@ fn functions() -> Vec<Function> {
             .trigger_event("app/two")
             .retries(0)
             .handler(|ctx: Context| async move {
-                let first: Value = ctx.step.run("first", || async { Ok(json!(1)) }).await?;
+                let first: Value = ctx
+                    .step
+                    .run("first", || async { Ok::<_, Error>(json!(1)) })
+                    .await?;
                 ctx.step
                     .run("second", || async move {
                         Err::<Value, _>(Error::msg(format!("second refused after {first}")))

@@ -207,8 +207,8 @@ pub async fn finish_attempt_appends_memos_in_order_and_never_overwrites(store: A
 
 /// Enqueued jobs are pending with attempt 0 and claimable with their kind and policy. A job is not
 /// enqueued while the run has a pending job of the same kind and step (in the store or earlier in the
-/// same call); the attempted job is removed first, so a discovery can follow a discovery; once a job is
-/// gone, the same step can be enqueued again.
+/// same call); once a job is gone, the same step can be enqueued again. A discovery waits until no step
+/// of the run is outstanding: the last branch of a parallel group to end enqueues it.
 pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) {
     start_run(&*store, "run-01", "fn", T0).await;
     let discovery = claim_one(&*store, T0).await;
@@ -225,13 +225,10 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
         vec![
             (step("s1"), 0, T0 + 10, false),
             (step("s2"), 0, T0 + 10, false),
-            (JobKind::Discovery, 0, T0 + 30, false),
-        ]
+        ],
+        "the discovery waits for the planned steps"
     );
-    assert_eq!(
-        job_ids(&*store, "run-01").await,
-        vec!["job-d2", "job-s1a", "job-s2"]
-    );
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s1a", "job-s2"]);
 
     let mut claimed = claim_all(&*store, T0 + 10).await;
     claimed.sort_by(|a, b| a.job_id.cmp(&b.job_id));
@@ -262,20 +259,27 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
     );
     let (s1, s2) = (&claimed[0], &claimed[1]);
 
-    // s1 (leased, still pending) and the discovery are pending: both enqueues are no-ops.
+    // s1 is still outstanding (leased): enqueueing it again is a no-op, and the discovery waits.
     let mut second = done(s2, T0 + 11);
     second.enqueue = vec![
         new_job("job-s1c", "run-01", step("s1"), T0 + 40),
         new_job("job-d3", "run-01", JobKind::Discovery, T0 + 40),
     ];
     store.finish_attempt(second).await.expect("finish_attempt");
-    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-d2", "job-s1a"]);
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s1a"]);
 
     // Removing s1 and enqueueing it again (it was not memoized) creates it anew.
     let mut third = done(s1, T0 + 12);
     third.enqueue = vec![new_job("job-s1d", "run-01", step("s1"), T0 + 50)];
     store.finish_attempt(third).await.expect("finish_attempt");
-    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-d2", "job-s1d"]);
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s1d"]);
+
+    // The last branch ends: its discovery is enqueued.
+    let last = claim_one(&*store, T0 + 50).await;
+    let mut fourth = done(&last, T0 + 51);
+    fourth.enqueue = vec![new_job("job-d4", "run-01", JobKind::Discovery, T0 + 51)];
+    store.finish_attempt(fourth).await.expect("finish_attempt");
+    assert_eq!(job_ids(&*store, "run-01").await, vec!["job-d4"]);
 }
 
 /// A step job whose step is already memoized is not enqueued.
@@ -297,59 +301,31 @@ pub async fn finish_attempt_enqueue_skips_memoized_steps(store: Arc<dyn Store>) 
     assert_eq!(job_ids(&*store, "run-01").await, vec!["job-s2"]);
 }
 
-/// Parallel steps finishing while the run's discovery is in flight: the discovery the second step asks
-/// for cannot be a second job, and must not be lost either. The in-flight discovery runs again, as a
-/// fresh job at attempt 0, once it is done, so its next request carries both results.
-pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(
-    store: Arc<dyn Store>,
-) {
+/// A discovery asked for while the run's discovery job is in flight cannot be a second job, and must not
+/// be lost either: the in-flight job runs again, as a fresh job at attempt 0, once it is done, so its next
+/// request carries the newer state.
+pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(store: Arc<dyn Store>) {
     start_run(&*store, "run-01", "fn", T0).await;
-    let plan = claim_one(&*store, T0).await;
-    let mut planned = done(&plan, T0 + 1);
-    planned.enqueue = vec![
-        new_job("job-s1", "run-01", step("s1"), T0 + 1),
-        new_job("job-s2", "run-01", step("s2"), T0 + 1),
-    ];
-    store.finish_attempt(planned).await.expect("finish_attempt");
-    let mut steps = claim_all(&*store, T0 + 1).await;
-    steps.sort_by(|a, b| a.job_id.cmp(&b.job_id));
-    let (s1, s2) = (&steps[0], &steps[1]);
+    let in_flight = claim_one(&*store, T0).await;
+    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0, true)]);
 
-    let mut first = done(s1, T0 + 2);
-    first.memos = vec![memo("s1", json!({"data": 1}))];
-    first.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 2)];
-    store.finish_attempt(first).await.expect("finish_attempt");
-    let in_flight = claim_one(&*store, T0 + 2).await;
-    assert_eq!(in_flight.job_id, "job-d2");
+    // Another attempt of the run (e.g. a checkpointed or resumed step) asks for a discovery meanwhile.
+    let other = ClaimedJob {
+        job_id: "job-other".into(),
+        ..in_flight.clone()
+    };
+    let mut asks = done(&other, T0 + 1);
+    asks.memos = vec![memo("s1", json!({"data": 1}))];
+    asks.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 1)];
+    store.finish_attempt(asks).await.expect("finish_attempt");
+    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0, true)]);
 
-    let mut second = done(s2, T0 + 3);
-    second.memos = vec![memo("s2", json!({"data": 2}))];
-    second.enqueue = vec![new_job("job-d3", "run-01", JobKind::Discovery, T0 + 3)];
-    store.finish_attempt(second).await.expect("finish_attempt");
-    assert_eq!(
-        pending(&*store, "run-01").await,
-        vec![(JobKind::Discovery, 0, T0 + 2, true)]
-    );
-
-    store
-        .finish_attempt(done(&in_flight, T0 + 4))
-        .await
-        .expect("finish_attempt");
-    assert_eq!(
-        pending(&*store, "run-01").await,
-        vec![(JobKind::Discovery, 0, T0 + 4, false)]
-    );
+    store.finish_attempt(done(&in_flight, T0 + 4)).await.expect("finish_attempt");
+    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0 + 4, false)]);
     let rerun = claim_one(&*store, T0 + 4).await;
-    assert_ne!(rerun.job_id, "job-d2", "the rerun is a new job");
-    store
-        .finish_attempt(done(&rerun, T0 + 5))
-        .await
-        .expect("finish_attempt");
-    assert_eq!(
-        pending(&*store, "run-01").await,
-        vec![],
-        "a rerun happens once"
-    );
+    assert_ne!(rerun.job_id, in_flight.job_id, "the rerun is a new job");
+    store.finish_attempt(done(&rerun, T0 + 5)).await.expect("finish_attempt");
+    assert_eq!(pending(&*store, "run-01").await, vec![], "a rerun happens once");
 }
 
 /// `request_version` is saved when given and kept when not; `disable_immediate_execution`, once set,

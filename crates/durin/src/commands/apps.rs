@@ -14,14 +14,14 @@ pub(crate) async fn apps(url: &str, args: AppsArgs) -> anyhow::Result<ExitCode> 
     let client = EngineClient::new(url);
     match args.action {
         None => list(&client, args.json).await,
-        Some(AppsAction::Add(app)) => sync(&client, "/v1/apps", app).await,
-        Some(AppsAction::Sync(app)) => sync(&client, "/v1/apps/sync", app).await,
+        Some(AppsAction::Add(app)) => sync(&client, "/v1/apps", app, args.json).await,
+        Some(AppsAction::Sync(app)) => sync(&client, "/v1/apps/sync", app, args.json).await,
     }
 }
 
-async fn list(client: &EngineClient, json: bool) -> anyhow::Result<ExitCode> {
+async fn list(client: &EngineClient, as_json: bool) -> anyhow::Result<ExitCode> {
     let apps = client.get_data("/v1/apps", &[]).await?;
-    if json {
+    if as_json {
         print_json(&apps);
         return Ok(ExitCode::SUCCESS);
     }
@@ -34,9 +34,16 @@ async fn list(client: &EngineClient, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sync(client: &EngineClient, path: &str, args: AppUrlArgs) -> anyhow::Result<ExitCode> {
-    let app = client.post_data(path, &json!({ "url": args.url })).await?;
-    if args.json {
+async fn sync(
+    client: &EngineClient,
+    path: &str,
+    args: AppUrlArgs,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let app = client
+        .post_data(path, &json!({ "url": args.serve_url }))
+        .await?;
+    if as_json {
         print_json(&app);
     } else {
         println!(
@@ -46,7 +53,7 @@ async fn sync(client: &EngineClient, path: &str, args: AppUrlArgs) -> anyhow::Re
     }
     match app["error"].as_str() {
         Some(error) => {
-            eprintln!("error: the sync of {} failed: {error}", args.url);
+            eprintln!("error: the sync of {} failed: {error}", args.serve_url);
             Ok(ExitCode::FAILURE)
         }
         None => Ok(ExitCode::SUCCESS),

@@ -247,9 +247,12 @@ mod tests {
         assert_eq!(rows[2][1..4], ["charge", "scheduled", "0"], "{table}");
         assert_eq!(rows[2][6], "ERROR", "{table}");
         assert_eq!(rows[2][7], "Error: card declined", "{table}");
-        assert_eq!(rows[2][8], "2026-01-01 00:00:10.000", "{table}");
+        assert_eq!(rows[2][8], "2026-01-01 00:00:10.000Z", "{table}");
         assert_eq!(rows[3][1..4], ["", "", "1"], "{table}");
-        assert_eq!(rows[3][8], "2026-01-01 00:00:20.000 (in 15.0 s)", "{table}");
+        assert_eq!(
+            rows[3][8], "2026-01-01 00:00:20.000Z (in 15.0 s)",
+            "{table}"
+        );
 
         let run =
             json!({ "run_id": "R", "status": "Running", "run_started_at": "2026-01-01T00:00:00Z" });
@@ -261,7 +264,7 @@ mod tests {
             .collect();
         assert_eq!(
             next,
-            ["2026-01-01 00:00:20.000 (in 15.0 s): step charge, attempt 2"]
+            ["2026-01-01 00:00:20.000Z (in 15.0 s): step charge, attempt 2"]
         );
     }
 
@@ -286,7 +289,7 @@ mod tests {
         assert_eq!(get("status"), Some("FAILED"));
         assert_eq!(get("error"), Some("NonRetriableError: no such card"));
         assert_eq!(get("failed in"), Some("charge after 1 attempt"));
-        assert_eq!(get("ended"), Some("2026-01-01 00:00:01.500 (took 1.5 s)"));
+        assert_eq!(get("ended"), Some("2026-01-01 00:00:01.500Z (took 1.5 s)"));
         let table = timeline(&steps, 0).render(false);
         assert!(table.contains("| FAILED "), "{table}");
         assert!(table.contains("| NON_RETRIABLE "), "{table}");
