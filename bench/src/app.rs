@@ -64,7 +64,9 @@ pub(crate) struct Probe {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn unix_ms(at: SystemTime) -> f64 {
@@ -133,7 +135,9 @@ fn three(probe: &Arc<Probe>) -> Function {
                 let id = harness_id(&ctx);
                 let a: Value = ctx
                     .step
-                    .run("s1", || async { Ok::<_, Error>(json!({"step": 1, "id": id})) })
+                    .run("s1", || async {
+                        Ok::<_, Error>(json!({"step": 1, "id": id}))
+                    })
                     .await?;
                 let b: Value = ctx
                     .step
@@ -167,7 +171,9 @@ fn flaky(probe: &Arc<Probe>) -> Function {
                 let attempt = ctx.attempt;
                 let a: Value = ctx
                     .step
-                    .run("s1", || async { Ok::<_, Error>(json!({"step": 1, "id": id})) })
+                    .run("s1", || async {
+                        Ok::<_, Error>(json!({"step": 1, "id": id}))
+                    })
                     .await?;
                 let p = Arc::clone(&probe);
                 let r = run_id.clone();
@@ -187,11 +193,12 @@ fn flaky(probe: &Arc<Probe>) -> Function {
                     .await?;
                 let p = Arc::clone(&probe);
                 let r = run_id.clone();
+                let prev = b["step"].clone();
                 let c: Value = ctx
                     .step
                     .run("s3", || async move {
                         lock(&p.flaky).entry(r).or_default().step3_ran = true;
-                        Ok::<_, Error>(json!({"step": 3, "prev": b["step"]}))
+                        Ok::<_, Error>(json!({"step": 3, "prev": prev}))
                     })
                     .await?;
                 probe.finished(&id, &run_id);
@@ -219,7 +226,9 @@ fn fan(probe: &Arc<Probe>) -> Function {
                 for i in 0..steps {
                     let r: Value = ctx
                         .step
-                        .run(&format!("s{i}"), || async move { Ok::<_, Error>(json!({"i": i})) })
+                        .run(&format!("s{i}"), || async move {
+                            Ok::<_, Error>(json!({"i": i}))
+                        })
                         .await?;
                     acc += r["i"].as_u64().unwrap_or(0);
                 }
@@ -248,7 +257,8 @@ fn timer(probe: &Arc<Probe>) -> Function {
                     .unwrap_or(0);
                 if ctx.attempt == 0 {
                     probe.timer_first.fetch_add(1, Ordering::SeqCst);
-                    let due = UNIX_EPOCH + Duration::from_millis(u64::try_from(due_ms).unwrap_or(0));
+                    let due =
+                        UNIX_EPOCH + Duration::from_millis(u64::try_from(due_ms).unwrap_or(0));
                     return Err(Error::retry_at("waiting for the due time", due));
                 }
                 lock(&probe.timer_hits).push(TimerHit {

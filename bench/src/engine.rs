@@ -86,7 +86,10 @@ impl Engine {
                 return Ok(started.elapsed());
             }
             if Instant::now() > deadline {
-                bail!("the engine did not answer within 60 s; log:\n{}", self.log_tail());
+                bail!(
+                    "the engine did not answer within 60 s; log:\n{}",
+                    self.log_tail()
+                );
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -97,7 +100,8 @@ impl Engine {
         loop {
             let apps = self.get("/v1/apps").await.unwrap_or(Value::Null);
             let synced = apps["data"].as_array().into_iter().flatten().any(|app| {
-                app["url"] == self.app_url.as_str() && app["function_count"].as_u64().unwrap_or(0) > 0
+                app["url"] == self.app_url.as_str()
+                    && app["function_count"].as_u64().unwrap_or(0) > 0
             });
             if synced {
                 return Ok(());
@@ -122,7 +126,8 @@ impl Engine {
     }
 
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.data_dir.path().join("engine.log")).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(self.data_dir.path().join("engine.log")).unwrap_or_default();
         let start = log.len().saturating_sub(4000);
         log.get(start..).unwrap_or_default().to_owned()
     }
@@ -142,7 +147,11 @@ impl Engine {
     }
 
     pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.http.get(format!("{}{path}", self.url())).send().await?;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {

@@ -26,7 +26,10 @@ use crate::app::{APP_ID, Probe};
 use crate::report::Report;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "durin-bench", about = "Durin's benchmark harness (see BENCHMARKS.md)")]
+#[command(
+    name = "durin-bench",
+    about = "Durin's benchmark harness (see BENCHMARKS.md)"
+)]
 pub(crate) struct Opts {
     /// Workloads to run, in this order: w1seq, w1, w2, w3, w4, w5, w6.
     #[arg(long, value_delimiter = ',', default_value = "w1seq,w1,w2,w3,w4,w5,w6")]
@@ -87,7 +90,7 @@ pub(crate) struct Opts {
     /// W6: runs waiting in backoff.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) w6_n: usize,
-    /// W6: seconds from the start to the due second; 0 picks it from the W5 set-up rate (or 300/s).
+    /// W6: seconds from the start to the due second; 0 picks it from the W5 set-up rate (or 1000/s).
     #[arg(long, default_value_t = 0)]
     pub(crate) w6_lead_secs: u64,
     /// W6: seconds of idle CPU measurement (before and after the restart).
@@ -172,6 +175,11 @@ async fn main() -> anyhow::Result<()> {
         setup_rate: None,
     };
     for workload in &opts.workloads {
+        let tmp = std::env::temp_dir();
+        bench.report.emit(serde_json::json!({
+            "w": workload, "kind": "conditions", "loadavg": stats::loadavg(),
+            "fdatasync_8k_ms": report::fdatasync_ms(&tmp),
+        }))?;
         let result = match workload.trim().to_ascii_lowercase().as_str() {
             "w1seq" => workloads::w1seq(&mut bench).await,
             "w1" => workloads::w1(&mut bench).await,

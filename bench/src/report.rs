@@ -47,10 +47,29 @@ fn proc_field(file: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Mean time of an 8 KiB write plus `fdatasync` in `dir` (200 rounds): what one durable commit costs on
+/// this disk right now.
+pub(crate) fn fdatasync_ms(dir: &Path) -> f64 {
+    let measure = || -> std::io::Result<f64> {
+        let file = tempfile::tempfile_in(dir)?;
+        let buffer = vec![7u8; 8192];
+        let rounds = 200;
+        let start = std::time::Instant::now();
+        for i in 0..rounds {
+            std::os::unix::fs::FileExt::write_at(&file, &buffer, (i % 16) * 8192)?;
+            file.sync_data()?;
+        }
+        Ok(start.elapsed().as_secs_f64() * 1000.0 / rounds as f64)
+    };
+    measure().map_or(f64::NAN, crate::stats::r3)
+}
+
 impl Report {
     pub(crate) fn create(out_dir: &Path, opts: &Opts, binary: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(out_dir)?;
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
         let path = out_dir.join(format!("durin-{stamp}.jsonl"));
         let file = File::create(&path)?;
         let mut report = Self {
@@ -62,7 +81,14 @@ impl Report {
         let root = root.to_string_lossy();
         let dirty = command_line(
             "git",
-            &["-C", &root, "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            &[
+                "-C",
+                &root,
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
         );
         let tmp = std::env::temp_dir();
         report.write(&json!({
@@ -75,7 +101,8 @@ impl Report {
             "durin_version": command_line(&binary.to_string_lossy(), &["--version"]),
             "durin_log": opts.durin_log,
             "store": "embedded SQLite (durin-store-sqlite): WAL journal, synchronous=FULL (the store's default, set on every connection), group commit on one writer thread",
-            "data_dir_fs": command_line("df", &["-T", "--output=source,fstype", &tmp.to_string_lossy()]).lines().last().unwrap_or_default(),
+            "data_dir_fs": command_line("df", &["--output=source,fstype", &tmp.to_string_lossy()]).lines().last().unwrap_or_default(),
+            "fdatasync_8k_ms": fdatasync_ms(&tmp),
             "nproc": command_line("nproc", &[]),
             "cpu": proc_field("/proc/cpuinfo", "model name"),
             "mem_total": proc_field("/proc/meminfo", "MemTotal"),
@@ -155,7 +182,11 @@ impl Report {
                 "| {} | {} | {} | {} | {} | {} |",
                 row.workload,
                 row.figure,
-                if row.median.is_nan() { "–".into() } else { fmt(row.median) },
+                if row.median.is_nan() {
+                    "–".into()
+                } else {
+                    fmt(row.median)
+                },
                 reps.join(" / "),
                 row.load,
                 row.note

@@ -108,7 +108,11 @@ async fn closed_loop(
 }
 
 /// Waits until the engine lists every one of `run_ids` as Completed; returns how many are.
-async fn verify_completed(engine: &Engine, slug: &str, run_ids: &[String]) -> anyhow::Result<usize> {
+async fn verify_completed(
+    engine: &Engine,
+    slug: &str,
+    run_ids: &[String],
+) -> anyhow::Result<usize> {
     let wanted: HashSet<&str> = run_ids.iter().map(String::as_str).collect();
     let deadline = Instant::now() + VERIFY_TIMEOUT;
     loop {
@@ -166,7 +170,9 @@ pub(crate) async fn w1seq(bench: &mut Bench) -> anyhow::Result<()> {
         }))?;
     }
     let load_after = loadavg();
-    bench.report.emit(json!({"w": "W1seq", "summary": true, "n": n, "medOfReps_medLatMs": r1(median(&medians))}))?;
+    bench.report.emit(
+        json!({"w": "W1seq", "summary": true, "n": n, "medOfReps_medLatMs": r1(median(&medians))}),
+    )?;
     bench.report.row(
         &format!("W1seq ({n} runs, 1 in flight)"),
         "median latency (ms)",
@@ -268,7 +274,9 @@ pub(crate) async fn w2(bench: &mut Bench) -> anyhow::Result<()> {
             "loadavgBefore": load, "loadavgAfter": loadavg(),
         }))?;
         if completed != n || app_ok != n || engine_ok != n {
-            bail!("W2 verification failed: completed {completed}, app {app_ok}, engine {engine_ok} of {n}");
+            bail!(
+                "W2 verification failed: completed {completed}, app {app_ok}, engine {engine_ok} of {n}"
+            );
         }
     }
     let load_after = loadavg();
@@ -302,7 +310,8 @@ pub(crate) async fn w3(bench: &mut Bench) -> anyhow::Result<()> {
             .await
             .map_err(|_| anyhow!("the W3 run did not finish within {timeout:?}"))??;
         let wall = ms(finished.at - sent);
-        let completed = verify_completed(&engine, "fan", std::slice::from_ref(&finished.run_id)).await?;
+        let completed =
+            verify_completed(&engine, "fan", std::slice::from_ref(&finished.run_id)).await?;
         if completed != 1 {
             bail!("W3: the run is not Completed");
         }
@@ -313,7 +322,9 @@ pub(crate) async fn w3(bench: &mut Bench) -> anyhow::Result<()> {
         }))?;
     }
     let load_after = loadavg();
-    bench.report.emit(json!({"w": "W3", "summary": true, "steps": steps, "msPerStep": r3(median(&per_step))}))?;
+    bench.report.emit(
+        json!({"w": "W3", "summary": true, "steps": steps, "msPerStep": r3(median(&per_step))}),
+    )?;
     bench.report.row(
         &format!("W3 ({steps} sequential steps, 1 run)"),
         "ms/step",
@@ -397,7 +408,10 @@ pub(crate) async fn w4(bench: &mut Bench) -> anyhow::Result<()> {
         single_p99.push(percentile(&lat, 0.99));
         let (bwall, blat, baccepted) = ingest(&engine, batches, batch_conc, batch_of_100).await?;
         if baccepted != batches * 100 {
-            bail!("W4: {baccepted} of {} batched events accepted", batches * 100);
+            bail!(
+                "W4: {baccepted} of {} batched events accepted",
+                batches * 100
+            );
         }
         let brate = baccepted as f64 / (bwall / 1000.0);
         batch_rates.push(brate);
@@ -418,12 +432,30 @@ pub(crate) async fn w4(bench: &mut Bench) -> anyhow::Result<()> {
     }))?;
     let load = (load_before.as_str(), load_after.as_str());
     let single = format!("W4 ingest, single events, {conc} requests in flight");
-    bench.report.row(&single, "events/s", &single_rates, load, "no function triggered; 2xx = durable");
-    bench.report.row(&single, "p50 request (ms)", &single_p50, load, "");
-    bench.report.row(&single, "p99 request (ms)", &single_p99, load, "");
+    bench.report.row(
+        &single,
+        "events/s",
+        &single_rates,
+        load,
+        "no function triggered; 2xx = durable",
+    );
+    bench
+        .report
+        .row(&single, "p50 request (ms)", &single_p50, load, "");
+    bench
+        .report
+        .row(&single, "p99 request (ms)", &single_p99, load, "");
     let batch = format!("W4 ingest, batches of 100, {batch_conc} requests in flight");
-    bench.report.row(&batch, "events/s", &batch_rates, load, "no function triggered; 2xx = durable");
-    bench.report.row(&batch, "p50 request (ms)", &batch_p50, load, "");
+    bench.report.row(
+        &batch,
+        "events/s",
+        &batch_rates,
+        load,
+        "no function triggered; 2xx = durable",
+    );
+    bench
+        .report
+        .row(&batch, "p50 request (ms)", &batch_p50, load, "");
     Ok(())
 }
 
@@ -473,7 +505,12 @@ async fn start_timer_runs(engine: &Engine, n: usize, due0: i64) -> anyhow::Resul
 
 /// Waits until `n` first attempts have failed and the engine's queue holds `n` scheduled jobs (nothing
 /// due or in flight), or until `deadline_ms` (Unix ms). Returns whether it got there in time.
-async fn wait_for_backoff(engine: &Engine, probe: &Probe, n: usize, deadline_ms: f64) -> anyhow::Result<bool> {
+async fn wait_for_backoff(
+    engine: &Engine,
+    probe: &Probe,
+    n: usize,
+    deadline_ms: f64,
+) -> anyhow::Result<bool> {
     let mut last_print = Instant::now();
     loop {
         let first = probe.timer_first.load(Ordering::SeqCst) as usize;
@@ -499,7 +536,10 @@ async fn wait_for_hits(probe: &Probe, n: usize, timeout: Duration) -> anyhow::Re
     let deadline = Instant::now() + timeout;
     while probe.timer_hit_count() < n {
         if Instant::now() > deadline {
-            bail!("only {} of {n} retries arrived within {timeout:?}", probe.timer_hit_count());
+            bail!(
+                "only {} of {n} retries arrived within {timeout:?}",
+                probe.timer_hit_count()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -514,7 +554,12 @@ async fn engine_lateness(engine: &Engine, run_ids: &[String]) -> anyhow::Result<
     let base = engine.url();
     let mut tasks = JoinSet::new();
     for _ in 0..16 {
-        let (ids, next, http, base) = (Arc::clone(&ids), Arc::clone(&next), engine.http.clone(), base.clone());
+        let (ids, next, http, base) = (
+            Arc::clone(&ids),
+            Arc::clone(&next),
+            engine.http.clone(),
+            base.clone(),
+        );
         tasks.spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -533,8 +578,12 @@ async fn engine_lateness(engine: &Engine, run_ids: &[String]) -> anyhow::Result<
                 let (Some(first), Some(second)) = (of(0), of(1)) else {
                     bail!("run {run_id}: attempts 0 and 1 not both recorded: {body}");
                 };
-                let due = first["next_attempt_at_ms"].as_f64().context("no next_attempt_at_ms")?;
-                let started = second["started_at_ms"].as_f64().context("no started_at_ms")?;
+                let due = first["next_attempt_at_ms"]
+                    .as_f64()
+                    .context("no next_attempt_at_ms")?;
+                let started = second["started_at_ms"]
+                    .as_f64()
+                    .context("no started_at_ms")?;
                 out.push(started - due);
             }
         });
@@ -561,7 +610,8 @@ pub(crate) async fn w5(bench: &mut Bench) -> anyhow::Result<()> {
     let engine = bench.engine(&[]).await?;
     warmup(bench, &engine).await?;
     let load_before = loadavg();
-    let (mut p50s, mut p99s, mut maxes, mut app_p99s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut p50s, mut p99s, mut maxes, mut app_p99s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for rep in 0..bench.opts.reps {
         let load = loadavg();
         bench.probe.reset_timers();
@@ -579,8 +629,13 @@ pub(crate) async fn w5(bench: &mut Bench) -> anyhow::Result<()> {
                 setup.as_secs_f64()
             );
         }
-        eprintln!("  W5 set-up: {n} runs in backoff after {:.1} s ({setup_rate:.0}/s); due at {due0}", setup.as_secs_f64());
-        let wait = Duration::from_millis(u64::try_from(due0 - unix_ms(SystemTime::now()) as i64).unwrap_or(0));
+        eprintln!(
+            "  W5 set-up: {n} runs in backoff after {:.1} s ({setup_rate:.0}/s); due at {due0}",
+            setup.as_secs_f64()
+        );
+        let wait = Duration::from_millis(
+            u64::try_from(due0 - unix_ms(SystemTime::now()) as i64).unwrap_or(0),
+        );
         wait_for_hits(&bench.probe, n, wait + Duration::from_secs(300)).await?;
         let hits = bench.probe.timer_hits();
         let app_late: Vec<f64> = hits.iter().map(|h| h.seen_ms - h.due_ms).collect();
@@ -612,10 +667,22 @@ pub(crate) async fn w5(bench: &mut Bench) -> anyhow::Result<()> {
     let name = format!("W5 timers ({n} retries due within one second)");
     let load = (load_before.as_str(), load_after.as_str());
     let note = "attempt records: started_at − previous next_attempt_at";
-    bench.report.row(&name, "lateness p50 (ms)", &p50s, load, note);
-    bench.report.row(&name, "lateness p99 (ms)", &p99s, load, note);
-    bench.report.row(&name, "lateness max (ms)", &maxes, load, note);
-    bench.report.row(&name, "lateness p99, app-observed (ms)", &app_p99s, load, "retry call reaching the app");
+    bench
+        .report
+        .row(&name, "lateness p50 (ms)", &p50s, load, note);
+    bench
+        .report
+        .row(&name, "lateness p99 (ms)", &p99s, load, note);
+    bench
+        .report
+        .row(&name, "lateness max (ms)", &maxes, load, note);
+    bench.report.row(
+        &name,
+        "lateness p99, app-observed (ms)",
+        &app_p99s,
+        load,
+        "retry call reaching the app",
+    );
     Ok(())
 }
 
@@ -646,7 +713,7 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
     let mut engine = bench.engine(&[]).await?;
     let lead = match bench.opts.w6_lead_secs {
         0 => {
-            let rate = bench.setup_rate.unwrap_or(300.0);
+            let rate = bench.setup_rate.unwrap_or(1000.0);
             // Set-up at the measured rate, with a third to spare, plus two idle windows and a restart.
             (n as f64 / rate * 1.33) as u64 + 2 * idle_secs + 45
         }
@@ -659,7 +726,13 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
     eprintln!("W6: {n} runs, due at {due0} ({lead} s from now)");
     let (rss_start, _) = engine.memory_kib().unwrap_or((0, 0));
     start_timer_runs(&engine, n, due0).await?;
-    let in_time = wait_for_backoff(&engine, &bench.probe, n, due0 as f64 - 1000.0 * (2 * idle_secs + 15) as f64).await?;
+    let in_time = wait_for_backoff(
+        &engine,
+        &bench.probe,
+        n,
+        due0 as f64 - 1000.0 * (2 * idle_secs + 15) as f64,
+    )
+    .await?;
     let setup = start.elapsed();
     if !in_time {
         bail!(
@@ -668,7 +741,10 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
             setup.as_secs_f64()
         );
     }
-    eprintln!("  W6 set-up: {n} runs in backoff after {:.1} s", setup.as_secs_f64());
+    eprintln!(
+        "  W6 set-up: {n} runs in backoff after {:.1} s",
+        setup.as_secs_f64()
+    );
     let (_, rss_setup_peak) = engine.memory_kib().unwrap_or((0, 0));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let cpu_idle = idle_cpu(&engine, idle_secs).await;
@@ -683,7 +759,10 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
     if before_due_ms < 0.0 {
         bail!("W6: the due time passed before the idle measurements ended: raise --w6-lead-secs");
     }
-    eprintln!("  W6 idle measured; draining at the due time ({:.0} s from now)", before_due_ms / 1000.0);
+    eprintln!(
+        "  W6 idle measured; draining at the due time ({:.0} s from now)",
+        before_due_ms / 1000.0
+    );
     wait_for_hits(
         &bench.probe,
         n,
@@ -701,7 +780,10 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
     let last_after_due = hits.iter().map(|h| h.seen_ms).fold(0.0, f64::max) - due0 as f64;
     let (rss_drained, rss_peak_since_restart) = engine.memory_kib().unwrap_or((0, 0));
     let runs = engine.runs_of(&function_id("timer")).await?;
-    let completed = runs.iter().filter(|(_, status)| status == "Completed").count();
+    let completed = runs
+        .iter()
+        .filter(|(_, status)| status == "Completed")
+        .count();
     let load_after = loadavg();
     let mib = |kib: u64| r1(kib as f64 / 1024.0);
     bench.report.emit(json!({
@@ -722,14 +804,68 @@ pub(crate) async fn w6(bench: &mut Bench) -> anyhow::Result<()> {
     }
     let name = format!("W6 idle scale ({n} runs waiting in backoff), 1 rep");
     let load = (load_before.as_str(), load_after.as_str());
-    bench.report.row(&name, "RSS while idle (MiB)", &[mib(rss_idle)], load, "VmRSS of durin");
-    bench.report.row(&name, "peak RSS incl. set-up (MiB)", &[mib(rss_setup_peak)], load, "VmHWM before the restart");
-    bench.report.row(&name, "RSS after restart, idle (MiB)", &[mib(rss_restarted_idle)], load, "");
-    bench.report.row(&name, "peak RSS after restart incl. drain (MiB)", &[mib(rss_peak_since_restart)], load, "");
-    bench.report.row(&name, "idle CPU (% of one core)", &[cpu_idle], load, &format!("{idle_secs} s window, before restart"));
-    bench.report.row(&name, "idle CPU after restart (% of one core)", &[cpu_idle_restarted], load, "");
-    bench.report.row(&name, "restart: SIGKILL → /health (ms)", &[ms(restart)], load, "");
-    bench.report.row(&name, "drain: first → last retry (s)", &[drain_s], load, "all due within one second");
-    bench.report.row(&name, "set-up (s)", &[setup.as_secs_f64()], load, "events + failing first attempts");
+    bench.report.row(
+        &name,
+        "RSS while idle (MiB)",
+        &[mib(rss_idle)],
+        load,
+        "VmRSS of durin",
+    );
+    bench.report.row(
+        &name,
+        "peak RSS incl. set-up (MiB)",
+        &[mib(rss_setup_peak)],
+        load,
+        "VmHWM before the restart",
+    );
+    bench.report.row(
+        &name,
+        "RSS after restart, idle (MiB)",
+        &[mib(rss_restarted_idle)],
+        load,
+        "",
+    );
+    bench.report.row(
+        &name,
+        "peak RSS after restart incl. drain (MiB)",
+        &[mib(rss_peak_since_restart)],
+        load,
+        "",
+    );
+    bench.report.row(
+        &name,
+        "idle CPU (% of one core)",
+        &[cpu_idle],
+        load,
+        &format!("{idle_secs} s window, before restart"),
+    );
+    bench.report.row(
+        &name,
+        "idle CPU after restart (% of one core)",
+        &[cpu_idle_restarted],
+        load,
+        "",
+    );
+    bench.report.row(
+        &name,
+        "restart: SIGKILL → /health (ms)",
+        &[ms(restart)],
+        load,
+        "",
+    );
+    bench.report.row(
+        &name,
+        "drain: first → last retry (s)",
+        &[drain_s],
+        load,
+        "all due within one second",
+    );
+    bench.report.row(
+        &name,
+        "set-up (s)",
+        &[setup.as_secs_f64()],
+        load,
+        "events + failing first attempts",
+    );
     Ok(())
 }

@@ -25,10 +25,26 @@ fn bench_decide(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("decide");
     group.bench_function("retry_with_backoff", |b| {
-        b.iter(|| decide(black_box(&policy), &knobs, black_box(&failed(1, None)), NOW, 1234))
+        b.iter(|| {
+            decide(
+                black_box(&policy),
+                &knobs,
+                black_box(&failed(1, None)),
+                NOW,
+                1234,
+            )
+        })
     });
     group.bench_function("retry_with_scaled_backoff", |b| {
-        b.iter(|| decide(black_box(&policy), &scaled, black_box(&failed(2, None)), NOW, 1234))
+        b.iter(|| {
+            decide(
+                black_box(&policy),
+                &scaled,
+                black_box(&failed(2, None)),
+                NOW,
+                1234,
+            )
+        })
     });
     group.bench_function("retry_at_retry_after", |b| {
         b.iter(|| {
@@ -42,12 +58,22 @@ fn bench_decide(c: &mut Criterion) {
         })
     });
     group.bench_function("give_up_exhausted", |b| {
-        b.iter(|| decide(black_box(&policy), &knobs, black_box(&failed(4, None)), NOW, 0))
+        b.iter(|| {
+            decide(
+                black_box(&policy),
+                &knobs,
+                black_box(&failed(4, None)),
+                NOW,
+                0,
+            )
+        })
     });
     group.finish();
 
     c.bench_function("backoff/delay_ms_table", |b| {
-        b.iter(|| Backoff::InngestTable.delay_ms(black_box(&knobs), black_box(3), black_box(17_000)))
+        b.iter(|| {
+            Backoff::InngestTable.delay_ms(black_box(&knobs), black_box(3), black_box(17_000))
+        })
     });
 }
 
@@ -60,7 +86,9 @@ fn bench_retry_after(c: &mut Criterion) {
         ("asctime", "Sat Nov 28 17:48:23 2026"),
         ("garbage", "soon, probably"),
     ] {
-        group.bench_function(name, |b| b.iter(|| parse_retry_after(black_box(value), NOW)));
+        group.bench_function(name, |b| {
+            b.iter(|| parse_retry_after(black_box(value), NOW))
+        });
     }
     group.finish();
 }

@@ -35,14 +35,21 @@ impl Engine {
             .qi_id
             .rsplit_once(':')
             .and_then(|(job, attempt)| Some((job, attempt.parse::<u32>().ok()?)))
-            .ok_or_else(|| EngineError::InvalidRequest(format!("`qi_id` {:?} is not one Durin sent", request.qi_id)))?;
+            .ok_or_else(|| {
+                EngineError::InvalidRequest(format!(
+                    "`qi_id` {:?} is not one Durin sent",
+                    request.qi_id
+                ))
+            })?;
         let job = store
             .jobs_for_run(run_id)
             .await?
             .into_iter()
             .find(|job| job.job_id == job_id && job.attempt == attempt && job.leased)
             .ok_or_else(|| {
-                EngineError::Stale(format!("attempt {attempt} of job {job_id} of run {run_id} is no longer in flight"))
+                EngineError::Stale(format!(
+                    "attempt {attempt} of job {job_id} of run {run_id} is no longer in flight"
+                ))
             })?;
         let now = self.now();
         for op in &request.steps {

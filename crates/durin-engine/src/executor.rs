@@ -265,7 +265,11 @@ mod tests {
     fn reads_sdk_error_bodies() {
         let body = br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#;
         let error = error_from_body(500, body);
-        assert_eq!(error, serde_json::from_slice::<Value>(body).unwrap(), "kept as the app sent it");
+        assert_eq!(
+            error,
+            serde_json::from_slice::<Value>(body).unwrap(),
+            "kept as the app sent it"
+        );
         let error = error_from_body(502, b"Bad Gateway");
         assert_eq!(error["message"], "the app answered HTTP 502: Bad Gateway");
     }

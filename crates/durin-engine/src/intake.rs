@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use ulid::Ulid;
 
 use crate::engine::Engine;
-use crate::telemetry;
 use crate::error::{EngineError, IntakeError};
+use crate::telemetry;
 
 /// Largest event accepted, in bytes of its JSON.
 pub const EVENT_MAX_BYTES: usize = 512 * 1024;
@@ -53,15 +53,22 @@ impl Engine {
         let resolutions = self.resolutions_for(&accepted).await?;
         let starts_work = !runs.is_empty() || !resolutions.is_empty();
         let event_count = accepted.len();
-        let function_of: std::collections::HashMap<String, String> =
-            runs.iter().map(|r| (r.run_id.clone(), r.function_id.clone())).collect();
+        let function_of: std::collections::HashMap<String, String> = runs
+            .iter()
+            .map(|r| (r.run_id.clone(), r.function_id.clone()))
+            .collect();
         let outcome = self
             .inner
             .store
             .accept_events_resolving(accepted, runs, resolutions)
             .await?;
         telemetry::events_received(event_count);
-        telemetry::runs_started(outcome.created_runs.iter().filter_map(|id| function_of.get(id).map(String::as_str)));
+        telemetry::runs_started(
+            outcome
+                .created_runs
+                .iter()
+                .filter_map(|id| function_of.get(id).map(String::as_str)),
+        );
         if starts_work {
             self.wake_scheduler();
         }

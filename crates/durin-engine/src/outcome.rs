@@ -247,7 +247,9 @@ impl Planner<'_> {
                     step = StepRef::of_op(op);
                     let value = sleep_value(op);
                     match sleep_until(&value, self.now) {
-                        Some(wake) => pauses.push(waits::sleep(op, &self.job.run_id, &self.job.policy, wake)),
+                        Some(wake) => {
+                            pauses.push(waits::sleep(op, &self.job.run_id, &self.job.policy, wake))
+                        }
                         None => {
                             unsupported = Some(format!("cannot read the sleep duration {value:?}"))
                         }
@@ -257,7 +259,8 @@ impl Planner<'_> {
                 OpCode::None => {}
                 // A wait the run already has, reported again by a later discovery (another branch of a
                 // parallel group ended first): it is pending, not new.
-                OpCode::WaitForEvent | OpCode::InvokeFunction if self.state.waiting_steps.contains(&op.id) => {}
+                OpCode::WaitForEvent | OpCode::InvokeFunction
+                    if self.state.waiting_steps.contains(&op.id) => {}
                 OpCode::WaitForEvent | OpCode::InvokeFunction => {
                     step = StepRef::of_op(op);
                     let template = self.discovery(self.now);
@@ -302,7 +305,12 @@ impl Planner<'_> {
                 non_retriable: true,
                 retry_at: None,
             };
-            return self.failure(step, error_object("UnsupportedOperation", &message), failed, false);
+            return self.failure(
+                step,
+                error_object("UnsupportedOperation", &message),
+                failed,
+                false,
+            );
         }
 
         if let Some(message) = invalid_wait {
@@ -334,7 +342,13 @@ impl Planner<'_> {
 
     /// A failed attempt: retry the same job, or give up — a step then fails for good (its error is
     /// memoized and the function body decides), the function body fails the run.
-    fn failure(&self, step: StepRef, error: Value, failed: FailedAttempt, from_step_op: bool) -> AttemptFinish {
+    fn failure(
+        &self,
+        step: StepRef,
+        error: Value,
+        failed: FailedAttempt,
+        from_step_op: bool,
+    ) -> AttemptFinish {
         let outcome = if failed.non_retriable {
             AttemptOutcome::NonRetriable
         } else if failed.retry_at.is_some() {

@@ -92,10 +92,24 @@ fn error_for_handlers(output: &Value) -> Value {
             object
         }
     };
-    let name = error.get("name").and_then(Value::as_str).unwrap_or("Error").to_owned();
-    let message = error.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
-    error.entry("name").or_insert_with(|| Value::String(name.clone()));
-    error.entry("message").or_insert_with(|| Value::String(message.clone()));
-    error.entry("error").or_insert_with(|| Value::String(format!("{name}: {message}")));
+    let name = error
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("Error")
+        .to_owned();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    error
+        .entry("name")
+        .or_insert_with(|| Value::String(name.clone()));
+    error
+        .entry("message")
+        .or_insert_with(|| Value::String(message.clone()));
+    error
+        .entry("error")
+        .or_insert_with(|| Value::String(format!("{name}: {message}")));
     Value::Object(error)
 }

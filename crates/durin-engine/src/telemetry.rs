@@ -10,7 +10,8 @@ pub(crate) fn events_received(count: usize) {
 
 pub(crate) fn runs_started<'a>(function_ids: impl IntoIterator<Item = &'a str>) {
     for function in function_ids {
-        metrics::counter!("durin_runs_started_total", "function" => function.to_owned()).increment(1);
+        metrics::counter!("durin_runs_started_total", "function" => function.to_owned())
+            .increment(1);
     }
 }
 
@@ -37,9 +38,14 @@ impl AttemptFacts {
             function: function.to_owned(),
             outcome: attempt.outcome.as_str(),
             seconds: (attempt.ended_at - attempt.started_at).max(0) as f64 / 1_000.0,
-            retry_scheduled: attempt.next_attempt_at.is_some() && attempt.outcome != AttemptOutcome::Ok,
+            retry_scheduled: attempt.next_attempt_at.is_some()
+                && attempt.outcome != AttemptOutcome::Ok,
             run_ended: finish.finish_run.as_ref().map(|end| end.status),
-            runs_started: finish.start_runs.iter().map(|r| r.function_id.clone()).collect(),
+            runs_started: finish
+                .start_runs
+                .iter()
+                .map(|r| r.function_id.clone())
+                .collect(),
         }
     }
 
@@ -50,7 +56,8 @@ impl AttemptFacts {
         metrics::histogram!("durin_attempt_duration_seconds", "function" => function.clone(), "outcome" => self.outcome)
             .record(self.seconds);
         if self.retry_scheduled {
-            metrics::counter!("durin_retries_scheduled_total", "function" => function.clone()).increment(1);
+            metrics::counter!("durin_retries_scheduled_total", "function" => function.clone())
+                .increment(1);
         }
         if let Some(status) = self.run_ended {
             run_ended(&function, status);

@@ -65,7 +65,12 @@ fn expires_at(op: &Operation, now: i64) -> Result<i64, String> {
 }
 
 /// A sleep until `wake`: a pause no event matches (its event name is empty), ended by its timeout job.
-pub(crate) fn sleep(op: &Operation, run_id: &str, policy: &durin_core::RetryPolicy, wake: i64) -> NewPause {
+pub(crate) fn sleep(
+    op: &Operation,
+    run_id: &str,
+    policy: &durin_core::RetryPolicy,
+    wake: i64,
+) -> NewPause {
     NewPause {
         pause_id: Ulid::generate().to_string(),
         run_id: run_id.to_owned(),
@@ -134,7 +139,9 @@ pub(crate) fn invoke(
         .iter()
         .find(|f| f.id == function_id)
         // Inngest's wording: SDKs compare it.
-        .ok_or_else(|| WaitError::StepFails(format!("could not find function with ID: {function_id}")))?;
+        .ok_or_else(|| {
+            WaitError::StepFails(format!("could not find function with ID: {function_id}"))
+        })?;
     let payload = opt(op, "payload").cloned().unwrap_or_else(|| json!({}));
     let correlation_id = format!("{run_id}.{}", op.id);
     let mut data = payload

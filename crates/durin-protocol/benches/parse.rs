@@ -48,7 +48,11 @@ fn bench_parse_ops(c: &mut Criterion) {
             }
         })
     });
-    for wanted in ["ts:two-steps:first-call", "ts:step-error:attempt0(max3)", "ts:parallel:first-call"] {
+    for wanted in [
+        "ts:two-steps:first-call",
+        "ts:step-error:attempt0(max3)",
+        "ts:parallel:first-call",
+    ] {
         if let Some((label, body)) = ops.iter().find(|(label, _)| label == wanted) {
             group.bench_function(label.as_str(), |b| {
                 b.iter(|| black_box(parse_ops(black_box(body.as_bytes())).ok()))
@@ -60,7 +64,10 @@ fn bench_parse_ops(c: &mut Criterion) {
     let register = bodies(&captures, "register");
     let mut group = c.benchmark_group("register_payload");
     for (i, (_, body)) in register.iter().enumerate() {
-        let sdk = captures["register"][i]["sdk"].as_str().unwrap_or("?").to_owned();
+        let sdk = captures["register"][i]["sdk"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
         serde_json::from_str::<RegisterRequest>(body).expect("captured register body parses");
         group.bench_function(sdk, |b| {
             b.iter(|| black_box(serde_json::from_str::<RegisterRequest>(black_box(body)).ok()))
@@ -72,7 +79,9 @@ fn bench_parse_ops(c: &mut Criterion) {
 /// A call request of a run with `steps` memoized steps, as the engine would send it.
 fn call_request(steps: usize) -> CallRequest {
     let event = json!({"name": "bench/fan", "data": {"id": "w3-0", "steps": 1000}, "id": "01KBENCHEVT0000000000000000", "ts": 1_767_225_600_000_i64, "user": {}});
-    let hashes: Vec<String> = (0..steps).map(|i| hashed_step_id(&format!("s{i}"), 0)).collect();
+    let hashes: Vec<String> = (0..steps)
+        .map(|i| hashed_step_id(&format!("s{i}"), 0))
+        .collect();
     let memos: serde_json::Map<String, Value> = hashes
         .iter()
         .enumerate()
@@ -99,12 +108,18 @@ fn bench_call_request(c: &mut Criterion) {
         let request = call_request(steps);
         let bytes = serde_json::to_vec(&request).expect("serializes");
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_with_input(BenchmarkId::new("serialize", steps), &request, |b, request| {
-            b.iter(|| black_box(serde_json::to_vec(black_box(request)).ok()))
-        });
-        group.bench_with_input(BenchmarkId::new("deserialize", steps), &bytes, |b, bytes| {
-            b.iter(|| black_box(serde_json::from_slice::<CallRequest>(black_box(bytes)).ok()))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("serialize", steps),
+            &request,
+            |b, request| b.iter(|| black_box(serde_json::to_vec(black_box(request)).ok())),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("deserialize", steps),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| black_box(serde_json::from_slice::<CallRequest>(black_box(bytes)).ok()))
+            },
+        );
     }
     group.finish();
 }

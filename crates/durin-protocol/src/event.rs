@@ -30,7 +30,9 @@ pub struct SendEventsResponse {
 }
 
 /// Some SDKs send `"user": null`; it means no user data, as a missing key does.
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Map<String, Value>, D::Error> {
     Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
@@ -40,7 +42,8 @@ mod tests {
 
     #[test]
     fn null_data_and_user_read_as_empty() {
-        let event: EventPayload = serde_json::from_str(r#"{"name":"a","data":null,"user":null}"#).unwrap();
+        let event: EventPayload =
+            serde_json::from_str(r#"{"name":"a","data":null,"user":null}"#).unwrap();
         assert!(event.data.is_empty() && event.user.is_empty());
     }
 }

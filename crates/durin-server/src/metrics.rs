@@ -13,8 +13,8 @@ static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Seconds buckets for latency histograms: a millisecond up to two hours (the longest default backoff).
 const BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
-    7200.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0, 7200.0,
 ];
 
 /// Installs the process-wide Prometheus recorder (once; later calls do nothing).
@@ -33,13 +33,18 @@ pub fn install_metrics() -> Result<(), String> {
 
 pub(crate) async fn render(State(engine): State<Engine>) -> Response {
     let Some(handle) = RECORDER.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "metrics are not enabled in this process\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are not enabled in this process\n",
+        )
+            .into_response();
     };
     let now = jiff::Timestamp::now().as_millisecond();
     match engine.store().count_jobs(now).await {
         Ok(counts) => {
             metrics::gauge!("durin_queue_jobs", "state" => "due").set(counts.due as f64);
-            metrics::gauge!("durin_queue_jobs", "state" => "scheduled").set(counts.scheduled as f64);
+            metrics::gauge!("durin_queue_jobs", "state" => "scheduled")
+                .set(counts.scheduled as f64);
             metrics::gauge!("durin_queue_jobs", "state" => "in_flight").set(counts.leased as f64);
         }
         Err(error) => tracing::warn!(%error, "cannot count jobs for /metrics"),

@@ -2,8 +2,8 @@
 
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
-    AppRecord, AttemptRecord, JobCounts, EventQuery, EventRecord, JobRecord, Result, RunQuery, RunRecord,
-    RunState, StepRecord, StoreError,
+    AppRecord, AttemptRecord, EventQuery, EventRecord, JobCounts, JobRecord, Result, RunQuery,
+    RunRecord, RunState, StepRecord, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;

@@ -214,7 +214,11 @@ impl EngineProcess {
 
     /// GETs a path and returns the body as text (e.g. `/metrics`).
     pub async fn get_text(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        let response = self.http.get(format!("{}{path}", self.url())).send().await?;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url()))
+            .send()
+            .await?;
         let status = response.status().as_u16();
         Ok((status, response.text().await?))
     }

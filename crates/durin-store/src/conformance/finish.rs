@@ -304,10 +304,15 @@ pub async fn finish_attempt_enqueue_skips_memoized_steps(store: Arc<dyn Store>) 
 /// A discovery asked for while the run's discovery job is in flight cannot be a second job, and must not
 /// be lost either: the in-flight job runs again, as a fresh job at attempt 0, once it is done, so its next
 /// request carries the newer state.
-pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(store: Arc<dyn Store>) {
+pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(
+    store: Arc<dyn Store>,
+) {
     start_run(&*store, "run-01", "fn", T0).await;
     let in_flight = claim_one(&*store, T0).await;
-    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0, true)]);
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0, true)]
+    );
 
     // Another attempt of the run (e.g. a checkpointed or resumed step) asks for a discovery meanwhile.
     let other = ClaimedJob {
@@ -318,14 +323,30 @@ pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(
     asks.memos = vec![memo("s1", json!({"data": 1}))];
     asks.enqueue = vec![new_job("job-d2", "run-01", JobKind::Discovery, T0 + 1)];
     store.finish_attempt(asks).await.expect("finish_attempt");
-    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0, true)]);
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0, true)]
+    );
 
-    store.finish_attempt(done(&in_flight, T0 + 4)).await.expect("finish_attempt");
-    assert_eq!(pending(&*store, "run-01").await, vec![(JobKind::Discovery, 0, T0 + 4, false)]);
+    store
+        .finish_attempt(done(&in_flight, T0 + 4))
+        .await
+        .expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0 + 4, false)]
+    );
     let rerun = claim_one(&*store, T0 + 4).await;
     assert_ne!(rerun.job_id, in_flight.job_id, "the rerun is a new job");
-    store.finish_attempt(done(&rerun, T0 + 5)).await.expect("finish_attempt");
-    assert_eq!(pending(&*store, "run-01").await, vec![], "a rerun happens once");
+    store
+        .finish_attempt(done(&rerun, T0 + 5))
+        .await
+        .expect("finish_attempt");
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![],
+        "a rerun happens once"
+    );
 }
 
 /// `request_version` is saved when given and kept when not; `disable_immediate_execution`, once set,
