@@ -34,19 +34,22 @@ pub(crate) fn timeline(
             }),
         }
     }
-    // Steps memoized without an attempt of their own (e.g. resolved by a rerun's kept results).
-    for step in steps {
-        if !groups
-            .iter()
-            .any(|g| g.step_id.as_deref() == Some(step.step_id.as_str()))
-        {
-            groups.push(Group {
-                step_id: Some(step.step_id.clone()),
-                name: step.name.clone(),
-                attempts: Vec::new(),
-            });
-        }
-    }
+    // Steps memoized without an attempt of their own (a rerun's kept results) ran before everything this
+    // run attempted: they come first, in their completion order.
+    let kept: Vec<Group<'_>> = steps
+        .iter()
+        .filter(|step| {
+            !groups
+                .iter()
+                .any(|g| g.step_id.as_deref() == Some(step.step_id.as_str()))
+        })
+        .map(|step| Group {
+            step_id: Some(step.step_id.clone()),
+            name: step.name.clone(),
+            attempts: Vec::new(),
+        })
+        .collect();
+    groups.splice(0..0, kept);
     groups
         .iter()
         .map(|group| step_view(run, group, steps, jobs))

@@ -158,6 +158,7 @@ mod tests {
     fn every_test_body_is_registered() {
         let registered: &[&str] = crate::__conformance_list!(__conformance_names;);
         let sources = [
+            ("actions", include_str!("actions.rs")),
             ("apps_functions", include_str!("apps_functions.rs")),
             ("intake", include_str!("intake.rs")),
             ("queue", include_str!("queue.rs")),
