@@ -118,7 +118,12 @@ async fn attempt(engine: Engine, job: ClaimedJob) {
         planner(engine.now()).interrupted()
     } else {
         let reply = match state.function.as_ref() {
-            Some(function) => engine.call_app(&job, &state, &function.url).await,
+            Some(function) => {
+                let called = std::time::Instant::now();
+                let reply = engine.call_app(&job, &state, &function.url).await;
+                telemetry::app_request(&job.function_id, called.elapsed());
+                reply
+            }
             None => crate::executor::AppReply {
                 kind: crate::executor::ReplyKind::Failed(error_object(
                     "FunctionNotFound",

@@ -15,6 +15,12 @@ pub(crate) fn runs_started<'a>(function_ids: impl IntoIterator<Item = &'a str>) 
     }
 }
 
+/// How long one call to an app took, from sending the request to reading the whole answer.
+pub(crate) fn app_request(function: &str, took: std::time::Duration) {
+    metrics::histogram!("durin_app_request_duration_seconds", "function" => function.to_owned())
+        .record(took.as_secs_f64());
+}
+
 /// How late a job started after its due time.
 pub(crate) fn timer_lateness(late_ms: i64) {
     metrics::histogram!("durin_timer_lateness_seconds").record(late_ms.max(0) as f64 / 1_000.0);

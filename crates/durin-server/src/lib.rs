@@ -30,5 +30,6 @@ pub fn app(engine: Engine) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .nest("/v1", rest::routes())
         .merge(dashboard::routes())
+        .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(engine)
 }

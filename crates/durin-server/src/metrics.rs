@@ -55,3 +55,24 @@ pub(crate) async fn render(State(engine): State<Engine>) -> Response {
     )
         .into_response()
 }
+
+/// Records how long each HTTP request to the engine took, by route (the matched path, not the raw URL, so
+/// ids do not explode the label set) and status.
+pub(crate) async fn track_requests(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!(
+        "durin_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => response.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}

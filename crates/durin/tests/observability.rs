@@ -104,6 +104,14 @@ async fn metrics_count_runs_attempts_and_retries() {
         sample(&response, "durin_events_received_total", &[]),
         Some(1.0)
     );
+    let calls = sample(&response, "durin_app_request_duration_seconds_count", &[("function", f)]);
+    assert!(calls.unwrap() >= 3.0, "one app request per attempt: {calls:?}");
+    let intake = sample(
+        &response,
+        "durin_http_request_duration_seconds_count",
+        &[("route", "/e/{key}"), ("status", "200")],
+    );
+    assert_eq!(intake, Some(1.0), "{response}");
 }
 
 #[tokio::test]
