@@ -27,6 +27,8 @@ pub struct EngineProcess {
     poll_interval: Option<u64>,
     child: Option<Child>,
     http: reqwest::Client,
+    /// Whether the engine looks for apps on the usual ports.
+    discovery: bool,
 }
 
 impl EngineProcess {
@@ -45,7 +47,29 @@ impl EngineProcess {
         Self::launch(binary.as_ref(), options, Some(poll_interval_secs)).await
     }
 
+    /// Like [`EngineProcess::start`], but with app discovery on (no `--no-discovery`): the engine scans the
+    /// usual local ports and paths for apps.
+    pub async fn start_discovering(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+    ) -> anyhow::Result<Self> {
+        let mut engine = Self::prepare(binary.as_ref(), options, None)?;
+        engine.discovery = true;
+        engine.spawn().await?;
+        Ok(engine)
+    }
+
     async fn launch(
+        binary: &Path,
+        options: EngineOptions,
+        poll_interval: Option<u64>,
+    ) -> anyhow::Result<Self> {
+        let mut engine = Self::prepare(binary, options, poll_interval)?;
+        engine.spawn().await?;
+        Ok(engine)
+    }
+
+    fn prepare(
         binary: &Path,
         options: EngineOptions,
         poll_interval: Option<u64>,
@@ -54,17 +78,16 @@ impl EngineProcess {
             Some(port) => port,
             None => free_port()?,
         };
-        let mut engine = Self {
+        Ok(Self {
             binary: binary.to_owned(),
             options,
             data_dir: tempfile::tempdir()?,
             port,
             poll_interval,
+            discovery: false,
             child: None,
             http: reqwest::Client::new(),
-        };
-        engine.spawn().await?;
-        Ok(engine)
+        })
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
@@ -76,7 +99,6 @@ impl EngineProcess {
         command
             .arg("dev")
             .args(["--port", &self.port.to_string()])
-            .arg("--no-discovery")
             .arg("--data-dir")
             .arg(self.data_dir.path())
             .args(&self.options.args)
@@ -84,6 +106,9 @@ impl EngineProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        if !self.discovery {
+            command.arg("--no-discovery");
+        }
         match self.poll_interval {
             Some(secs) => command.args(["--poll-interval", &secs.to_string()]),
             None => command.arg("--no-poll"),

@@ -104,8 +104,15 @@ async fn metrics_count_runs_attempts_and_retries() {
         sample(&response, "durin_events_received_total", &[]),
         Some(1.0)
     );
-    let calls = sample(&response, "durin_app_request_duration_seconds_count", &[("function", f)]);
-    assert!(calls.unwrap() >= 3.0, "one app request per attempt: {calls:?}");
+    let calls = sample(
+        &response,
+        "durin_app_request_duration_seconds_count",
+        &[("function", f)],
+    );
+    assert!(
+        calls.unwrap() >= 3.0,
+        "one app request per attempt: {calls:?}"
+    );
     let intake = sample(
         &response,
         "durin_http_request_duration_seconds_count",
