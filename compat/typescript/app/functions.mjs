@@ -4,7 +4,7 @@
 // records what it saw (step, attempt, time) under `event.data.token`, which each test makes unique.
 
 import { randomUUID } from "node:crypto";
-import { NonRetriableError, RetryAfterError } from "inngest";
+import { NonRetriableError, RetryAfterError, StepError, referenceFunction } from "inngest";
 import { record } from "./recorder.mjs";
 
 /** The error the documentation's user-weekly-digest example catches by name. */
@@ -390,6 +390,123 @@ export function protocolFunctions(inngest, app) {
     loop,
     checkpointFlow,
   ];
+}
+
+/** The condition `waiter` waits with: this token's approval, and only an approving one. */
+export const APPROVAL_IF = "event.data.token == async.data.token && async.data.approved == true";
+
+/**
+ * Steps that wait, served by the node:http app: `step.waitForEvent` (`waiter`) and `step.invoke`
+ * (`invoker`, `invoke-fanout`, and the functions they invoke). Every body records, under the token, each
+ * pass past the wait (`resumed`, once per replay) and what the step after it saw.
+ */
+export function waitFunctions(inngest, app) {
+  // Waits `event.data.timeout` for `compat/wait.approval` with this token and approved == true, or, when
+  // the event names a field in `match`, for one whose field equals the trigger's (TS's `match` shorthand).
+  const waiter = inngest.createFunction(
+    { id: "waiter", triggers: [{ event: "compat/wait.start" }] },
+    async ({ event, step, attempt, runId }) => {
+      const startedAt = await step.run("before-wait", () => {
+        rec(app, "waiter", event, runId, "before-wait", attempt);
+        return Date.now();
+      });
+      const approval = await step.waitForEvent("wait-approval", {
+        event: "compat/wait.approval",
+        timeout: event.data.timeout,
+        ...(event.data.match ? { match: event.data.match } : { if: APPROVAL_IF }),
+      });
+      rec(app, "waiter", event, runId, "resumed", attempt, { approval });
+      const { waitedMs } = await step.run("after-wait", () => {
+        rec(app, "waiter", event, runId, "after-wait", attempt, { approval });
+        return { waitedMs: Date.now() - startedAt };
+      });
+      return { approval, waitedMs };
+    },
+  );
+
+  // The functions `invoker` invokes. Each records the event it was invoked with (id, name, `_inngest`).
+  const invokedRecord = (event, runId, point, attempt) =>
+    rec(app, `invoked-${event.data.target}`, event, runId, point, attempt, {
+      eventId: event.id,
+      eventName: event.name,
+      data: event.data,
+    });
+  const invokedAdd = inngest.createFunction(
+    { id: "invoked-add", triggers: [{ event: "compat/invoked.add" }] },
+    async ({ event, attempt, runId }) => {
+      invokedRecord(event, runId, "body", attempt);
+      return { sum: event.data.a + event.data.b, by: "invoked-add" };
+    },
+  );
+  const invokedFails = inngest.createFunction(
+    { id: "invoked-fails", retries: 0, triggers: [{ event: "compat/invoked.fails" }] },
+    async ({ event, attempt, runId }) => {
+      invokedRecord(event, runId, "body", attempt);
+      throw new Error(`invoked function failed (${event.data.token})`);
+    },
+  );
+  // Durable sleep of `sleepMs` between two steps.
+  const invokedSlow = inngest.createFunction(
+    { id: "invoked-slow", triggers: [{ event: "compat/invoked.slow" }] },
+    async ({ event, step, attempt, runId }) => {
+      await step.run("started", () => invokedRecord(event, runId, "started", attempt));
+      await step.sleep("nap", event.data.sleepMs);
+      await step.run("finish", () => invokedRecord(event, runId, "finish", attempt));
+      return { sleptMs: event.data.sleepMs };
+    },
+  );
+
+  // Invokes `event.data.target` (a function instance, or a referenceFunction for `slow` and `missing`)
+  // with { target, token, a, b, sleepMs } and an optional `timeout`; catches what the invoke throws.
+  const targets = {
+    add: invokedAdd,
+    fails: invokedFails,
+    slow: referenceFunction({ functionId: "invoked-slow" }),
+    missing: referenceFunction({ functionId: "no-such-function" }),
+  };
+  const invoker = inngest.createFunction(
+    { id: "invoker", triggers: [{ event: "compat/invoke" }] },
+    async ({ event, step, attempt, runId }) => {
+      const { token, target, a, b, sleepMs, timeout } = event.data;
+      const startedAt = await step.run("before-invoke", () => {
+        rec(app, "invoker", event, runId, "before-invoke", attempt);
+        return Date.now();
+      });
+      let result = null;
+      let error = null;
+      try {
+        result = await step.invoke("call", {
+          function: targets[target],
+          data: { target, token, a, b, sleepMs },
+          ...(timeout ? { timeout } : {}),
+        });
+      } catch (err) {
+        error = { isStepError: err instanceof StepError, name: err.name, message: err.message };
+      }
+      rec(app, "invoker", event, runId, "resumed", attempt, { result, error });
+      const { waitedMs } = await step.run("after-invoke", () => {
+        rec(app, "invoker", event, runId, "after-invoke", attempt, { result, error });
+        return { waitedMs: Date.now() - startedAt };
+      });
+      return { result, error, waitedMs };
+    },
+  );
+
+  // Two invokes in Promise.all: `fast` (invoked-add) and `slow` (invoked-slow, 1 s).
+  const invokeFanout = inngest.createFunction(
+    { id: "invoke-fanout", triggers: [{ event: "compat/invoke.fanout" }] },
+    async ({ event, step, attempt, runId }) => {
+      const { token } = event.data;
+      const results = await Promise.all([
+        step.invoke("fast", { function: invokedAdd, data: { target: "add", token, a: 1, b: 2 } }),
+        step.invoke("slow", { function: invokedSlow, data: { target: "slow", token, sleepMs: 1000 } }),
+      ]);
+      rec(app, "invoke-fanout", event, runId, "resumed", attempt, { results });
+      return { results };
+    },
+  );
+
+  return [waiter, invoker, invokedAdd, invokedFails, invokedSlow, invokeFanout];
 }
 
 /** retries.md example 7, served to an engine that runs the real default backoff table. */

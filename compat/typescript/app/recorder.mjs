@@ -38,6 +38,7 @@ function summarizeOps(ops) {
     displayName: op.displayName,
     userland: op.userland,
     error: op.error ? { name: op.error.name, message: op.error.message } : undefined,
+    ...("opts" in op ? { opts: op.opts } : {}),
     ...("data" in op ? { data: op.data } : {}),
   }));
 }
@@ -93,9 +94,11 @@ export function recordingFetch(app, inner = globalThis.fetch.bind(globalThis)) {
 
 /**
  * Watches the response `res` to the call request `req` and appends one wire entry when it is sent.
- * Works for a bare node:http response and for an Express response (which extends it).
+ * Works for a bare node:http response and for an Express response (which extends it). `requestBody`, when
+ * given (the node:http app reads it first, see server.mjs), adds the memos the call carried: `steps`, the
+ * request's map of hashed step id to memo.
  */
-export function watchResponse(app, req, res) {
+export function watchResponse(app, req, res, requestBody) {
   if (req.method !== "POST") return;
   const url = new URL(req.url ?? "/", "http://app.invalid");
   const chunks = [];
@@ -141,9 +144,19 @@ export function watchResponse(app, req, res) {
       noRetry: header("x-inngest-no-retry"),
       retryAfter: header("retry-after"),
       sdk: header("x-inngest-sdk"),
+      ...(requestBody === undefined ? {} : { steps: requestSteps(requestBody) }),
       ...summarizeBody(res.statusCode, Buffer.concat(chunks).toString("utf8")),
     });
   };
+}
+
+/** The `steps` of a call request's body (hashed step id -> memo), or null when it has none. */
+function requestSteps(text) {
+  try {
+    return JSON.parse(text)?.steps ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /**

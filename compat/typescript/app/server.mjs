@@ -1,7 +1,8 @@
 // One process, three Inngest apps (three clients), each synced by `durin dev -u <url>`:
 //
 //   compat-ts-node     inngest/node on node:http   http://127.0.0.1:$NODE_PORT/api/inngest
-//                      (the four documentation functions + the protocol coverage functions)
+//                      (the four documentation functions, the protocol coverage functions and the
+//                      functions that wait: waitForEvent and invoke)
 //   compat-ts-express  inngest/express             http://127.0.0.1:$EXPRESS_PORT/api/inngest
 //                      (the four documentation functions)
 //   compat-ts-slow     inngest/node on node:http   http://127.0.0.1:$NODE_PORT/slow/inngest
@@ -17,11 +18,18 @@
 // SDK's checkpoint POSTs to the engine).
 
 import http from "node:http";
+import { Readable } from "node:stream";
 import express from "express";
 import { Inngest } from "inngest";
 import { serve as serveNode } from "inngest/node";
 import { serve as serveExpress } from "inngest/express";
-import { docFunctions, protocolFunctions, defaultScheduleFunctions, timeoutFunctions } from "./functions.mjs";
+import {
+  docFunctions,
+  protocolFunctions,
+  waitFunctions,
+  defaultScheduleFunctions,
+  timeoutFunctions,
+} from "./functions.mjs";
 import { recordingFetch, serveControl, watchResponse } from "./recorder.mjs";
 
 const nodePort = Number(process.env.NODE_PORT);
@@ -38,8 +46,26 @@ const expressClient = new Inngest({ id: "compat-ts-express", fetch: recordingFet
 
 const nodeHandler = serveNode({
   client: nodeClient,
-  functions: [...docFunctions(nodeClient, "node"), ...protocolFunctions(nodeClient, "node")],
+  functions: [
+    ...docFunctions(nodeClient, "node"),
+    ...protocolFunctions(nodeClient, "node"),
+    ...waitFunctions(nodeClient, "node"),
+  ],
 });
+
+/**
+ * Reads a call request's body first (so the wire entry can show the memos Durin sent), and hands the SDK a
+ * stand-in request that replays it: inngest/node reads a body with `req.on("data" | "end")` and looks at
+ * `headers`, `method`, `url` and `socket` only.
+ */
+async function replayable(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const body = Buffer.concat(chunks);
+  const replay = Readable.from(body.length > 0 ? [body] : [], { objectMode: false });
+  for (const key of ["headers", "rawHeaders", "method", "url", "httpVersion", "socket"]) replay[key] = req[key];
+  return { replay, body: body.toString("utf8") };
+}
 
 let slowHandler = null;
 if (slowUrl) {
@@ -65,8 +91,17 @@ const timeoutHandler = serveNode({
 const nodeServer = http.createServer((req, res) => {
   if (serveControl(req, res)) return;
   if (req.url.startsWith("/api/inngest")) {
-    watchResponse("node", req, res);
-    return nodeHandler(req, res);
+    if (req.method !== "POST") return nodeHandler(req, res);
+    return replayable(req).then(
+      ({ replay, body }) => {
+        watchResponse("node", req, res, body);
+        return nodeHandler(replay, res);
+      },
+      (err) => {
+        res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`could not read the request: ${err?.message ?? err}`);
+      },
+    );
   }
   if (req.url.startsWith("/timeout/inngest")) {
     watchResponse("timeout", req, res);

@@ -1,7 +1,8 @@
 // Compatibility suite: the official Inngest TypeScript SDK (npm inngest@4.24.0), served with inngest/node on
 // node:http and with inngest/express, against a real `durin dev`. Every test sends events with the SDK's
 // client, then checks what the app observed (attempt numbers, times, the SDK's HTTP answers, its checkpoint
-// POSTs) and what Durin reports (/v1/events/{id}/runs, /v1/runs/{id}, /v1/runs/{id}/attempts).
+// POSTs, the memos Durin sent) and what Durin reports (/v1/events/{id}/runs, /v1/runs/{id},
+// /v1/runs/{id}/attempts, and /v1/runs/{id}/jobs for the steps that wait).
 //
 // The suite runs in two modes (COMPAT_MODE, see harness.mjs), and every semantic assertion (attempt numbers
 // per step, outcomes, outputs, backoff gaps) is the same in both: retries.md holds whichever way the SDK
@@ -13,7 +14,7 @@
 //               206 [RunComplete + output]
 //
 // Contract: ../../../shared/spec/retries.md (R1-R12 and its seven worked examples);
-// wire behaviour: ../../../shared/spec/inngest-protocol.md (sections 0.1, 1.2, 1.6, 2a-2f, 2.i).
+// wire behaviour: ../../../shared/spec/inngest-protocol.md (sections 0.1, 1.2, 1.6, 2a-2f, 2.i, 4).
 
 import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
@@ -25,14 +26,18 @@ import {
   mode,
   slowSkipReason,
   startStack,
+  until,
   withSlow,
 } from "./harness.mjs";
+import { APPROVAL_IF } from "../app/functions.mjs";
 
 /** The job a checkpoint belongs to: Durin's `qi_id` is `<job id>:<attempt>` (one dispatch). */
 const jobOf = (qiId) => qiId.slice(0, qiId.lastIndexOf(":"));
 const SDK_HEADER = "inngest-js:v4.24.0";
 /** Slack for app-observed gaps (scheduling, HTTP, two processes on a shared 2-core machine). */
 const TOLERANCE_MS = 400;
+/** Slack over a wait's timeout (waitForEvent, invoke) for the run to resume and the next step to run. */
+const WAIT_TOLERANCE_MS = 2000;
 const ADAPTERS = { node: "inngest/node on node:http", express: "inngest/express" };
 
 let stack;
@@ -265,6 +270,8 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
     assert.equal(fns[fnId("node", "retries-zero")].retries, 0);
     assert.equal(fns[fnId("node", "retries-zero")].max_attempts, 1);
     assert.equal(fns[fnId("node", "body-errors")].max_attempts, 2);
+    assert.equal(fns[fnId("node", "invoked-fails")].max_attempts, 1, "retries: 0");
+    assert.deepEqual(fns[fnId("node", "waiter")].triggers, [{ event: "compat/wait.start" }]);
     const failure = fns[fnId("node", "with-on-failure-failure")];
     assert.equal(failure.name, "with-on-failure (failure)");
     assert.deepEqual(failure.triggers, [
@@ -1270,6 +1277,533 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
       }
     },
   );
+
+  // ---- steps that wait: step.waitForEvent and step.invoke ------------------------------------------------
+  //
+  // A WaitForEvent op (`name` = the event name, `opts.if` over `event` = the run's trigger and `async` = the
+  // candidate, `opts.timeout`) makes Durin store a pause that the first matching event received afterwards
+  // ends (the memo is the raw event), or its timeout (memo null). An InvokeFunction op (`opts.function_id`,
+  // `opts.payload.data`, `opts.timeout`) starts a run of the target with an `inngest/function.invoked` event
+  // (data._inngest.correlation_id = "<run>.<hashed step id>") and resumes the caller with `{"data": result}`
+  // or `{"error": ...}` when that run ends, or with an InngestInvokeTimeoutError at the timeout. In both
+  // modes the op ends the request (206); in checkpoint mode the steps around it are checkpointed.
+
+  describe("steps that wait: step.waitForEvent and step.invoke", { concurrency: true }, () => {
+    /** The labels of the steps each mode's answers and checkpoints show around one wait op. */
+    const aroundWait = (before, waitOp, after) => ({
+      answers: byMode(
+        [
+          [206, null, `StepRun ${before}`],
+          [206, null, waitOp],
+          [206, null, `StepRun ${after}`],
+          [200, null],
+        ],
+        [
+          [206, null, waitOp],
+          [206, null, "RunComplete"],
+        ],
+      ),
+      checkpointed: byMode([], [[`StepRun ${before}`], [`StepRun ${after}`]]),
+      // Classic: the body goes past the wait in the request that runs `after` and in the final one.
+      // Checkpoint mode: once, in the request that runs `after` and completes.
+      passes: byMode(2, 1),
+    });
+    /** The answer that reported op `code` (its index in `wire`) and that op. */
+    const opAnswer = (wire, code) => {
+      const i = wire.findIndex((w) => w.ops?.some((o) => o.op === code));
+      assert.ok(i >= 0, `no ${code} op among the SDK's answers: ${JSON.stringify(answers(wire))}`);
+      return [i, wire[i].ops.find((o) => o.op === code)];
+    };
+    /** The memo Durin sent for `stepId` in the first call request after answer `index` that carries one. */
+    const memoAfter = (wire, index, stepId) => {
+      const w = wire.slice(index + 1).find((w) => w.steps && stepId in w.steps);
+      assert.ok(w, `no call request after answer ${index} carried a memo for ${stepId}`);
+      return w.steps[stepId];
+    };
+    const attemptRows = (attempts) => attempts.map((a) => [a.step_name, a.kind.kind, a.attempt, a.outcome]);
+    /** Sends `compat/wait.start` and returns once Durin has stored the run's pause. */
+    const startWaiter = async (timeout, extra = {}) => {
+      const token = newToken("waiter");
+      const data = { token, timeout, ...extra };
+      const eventId = await stack.durin.send({ name: "compat/wait.start", data });
+      const { run_id: runId } = await stack.durin.startedRun(eventId, fnId("node", "waiter"));
+      // The attempt that reported the wait is recorded in the same commit as the pause: once it is listed,
+      // every event received is matched against the pause.
+      const [reported] = await until(
+        "the wait to be stored",
+        async () => {
+          const listed = stepAttempts(await stack.durin.attempts(runId), "wait-approval");
+          return listed.length > 0 ? listed : null;
+        },
+        { timeoutMs: 15_000 },
+      );
+      assert.deepEqual(
+        [reported.kind.kind, reported.attempt, reported.outcome, reported.step_id],
+        ["discovery", 0, "ok", sha1("wait-approval")],
+      );
+      return { token, eventId, runId };
+    };
+    const approve = (data) => stack.durin.send({ name: "compat/wait.approval", data });
+    const observeWaiter = ({ token, eventId }) => observe({ token, eventId, app: "node", slug: "waiter" });
+    /** When the run's last attempt ended. */
+    const lastEnded = async (runId) =>
+      Math.max(...(await stack.durin.attempts(runId)).map((a) => a.ended_at_ms));
+    /** A wait of `timeoutMs` took at least that, and not much more. */
+    const assertWaited = (waitedMs, timeoutMs, what) => {
+      const limit = timeoutMs + WAIT_TOLERANCE_MS;
+      assert.ok(
+        waitedMs >= timeoutMs && waitedMs < limit,
+        `${what} took ${waitedMs} ms, expected [${timeoutMs}, ${limit}) ms`,
+      );
+    };
+    /** The WaitForEvent op: the event name in `name`, `if` and `timeout` in `opts`. */
+    const assertWaitOp = (op, timeout, condition = APPROVAL_IF) => {
+      assert.deepEqual(
+        [op.id, op.displayName, op.name, op.opts],
+        [sha1("wait-approval"), "wait-approval", "compat/wait.approval", { timeout, if: condition }],
+      );
+    };
+
+    it("step.waitForEvent resumes with the first matching event; non-matching ones sent before it are ignored", async () => {
+      const started = await startWaiter("10m");
+      const { token, eventId, runId } = started;
+      // Two events with the awaited name that do not satisfy `if`: another token's approval, a refusal.
+      const decoys = [
+        await approve({ token: `${token}-other`, approved: true, n: 0 }),
+        await approve({ token, approved: false, n: 1 }),
+      ];
+      const waiting = await stack.durin.run(runId);
+      assert.equal(waiting.status, "Running", "the non-matching events resumed nothing");
+      assert.deepEqual(
+        (await stack.durin.jobs(runId)).map((j) => j.kind),
+        [{ kind: "timeout", step_id: sha1("wait-approval"), name: "wait-approval" }],
+        "still waiting: the run's only job is the wait's timeout",
+      );
+      const matched = await approve({ token, approved: true, n: 2 });
+      const late = await approve({ token, approved: true, n: 3 });
+
+      const { run, attempts, records, wire, checkpoints } = await observeWaiter(started);
+      assert.equal(run.status, "Completed");
+      const { approval } = run.output;
+      assert.deepEqual(
+        [approval.id, approval.name, approval.data],
+        [matched, "compat/wait.approval", { token, approved: true, n: 2 }],
+        "waitForEvent returned the first matching event",
+      );
+      assert.equal(typeof approval.ts, "number");
+      assert.ok(run.output.waitedMs < 10 * 60_000);
+
+      // What the app saw: the event, on every pass past the wait; the steps around it ran once.
+      const shape = aroundWait("before-wait", "WaitForEvent wait-approval", "after-wait");
+      assert.deepEqual(attemptNumbers(records, "before-wait"), [0]);
+      assert.deepEqual(attemptNumbers(records, "after-wait"), [0]);
+      assert.deepEqual(at(records, "after-wait")[0].approval, approval);
+      assert.deepEqual(
+        at(records, "resumed").map((r) => r.approval),
+        Array(shape.passes).fill(approval),
+      );
+
+      // On the wire: the op, and the raw event as the step's memo.
+      assert.deepEqual(answers(wire), shape.answers);
+      assert.deepEqual(checkpointed(checkpoints), shape.checkpointed);
+      const [i, op] = opAnswer(wire, "WaitForEvent");
+      assertWaitOp(op, "10m");
+      assert.deepEqual(memoAfter(wire, i, op.id), approval, "the memo is the matched event itself");
+      assertCompletedAnswer(wire.at(-1), run.output);
+
+      // What Durin reports: the approvals started no run; the wait ended without a timeout attempt, and its
+      // timeout job went with the pause.
+      for (const id of [...decoys, matched, late]) {
+        assert.deepEqual(await stack.durin.runsFor(id), [], `event ${id} started a run`);
+      }
+      assert.deepEqual(
+        (await stack.durin.runsFor(eventId)).map((r) => r.run_id),
+        [runId],
+      );
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-wait", "discovery", 0, "ok"],
+        ["wait-approval", "discovery", 0, "ok"],
+        ["after-wait", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      assert.deepEqual(await stack.durin.jobs(runId), []);
+    });
+
+    it("step.waitForEvent with `match`: sent as `if`, the event whose field matches resumes the run", async () => {
+      const started = await startWaiter("10m", { match: "data.token" });
+      const { token, runId } = started;
+      const other = await approve({ token: `${token}-other`, approved: true, n: 0 });
+      assert.equal((await stack.durin.run(runId)).status, "Running");
+      // No `approved` condition here: a refusal with this token matches.
+      const matched = await approve({ token, approved: false, n: 1 });
+      const { run, attempts, wire } = await observeWaiter(started);
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(
+        [run.output.approval.id, run.output.approval.data],
+        [matched, { token, approved: false, n: 1 }],
+      );
+      const [i, op] = opAnswer(wire, "WaitForEvent");
+      assertWaitOp(op, "10m", "event.data.token == async.data.token");
+      assert.equal(memoAfter(wire, i, op.id).id, matched);
+      assert.deepEqual(await stack.durin.runsFor(other), []);
+      assert.deepEqual(stepAttempts(attempts, "wait-approval").map((a) => a.kind.kind), ["discovery"]);
+    });
+
+    it("step.waitForEvent returns null at its timeout (2 s)", async () => {
+      const timeoutMs = 2000;
+      const started = await startWaiter("2s");
+      const { token, runId } = started;
+      const decoy = await approve({ token, approved: false, n: 1 });
+      const { run, attempts, records, wire, checkpoints } = await observeWaiter(started);
+
+      assert.equal(run.status, "Completed");
+      assert.equal(run.output.approval, null);
+      assertWaited(run.output.waitedMs, timeoutMs, "the wait");
+      const shape = aroundWait("before-wait", "WaitForEvent wait-approval", "after-wait");
+      const [after] = at(records, "after-wait");
+      assert.equal(after.approval, null, "waitForEvent returned null");
+      assert.deepEqual(
+        at(records, "resumed").map((r) => r.approval),
+        Array(shape.passes).fill(null),
+      );
+      assert.ok(after.t - at(records, "before-wait")[0].t >= timeoutMs);
+
+      assert.deepEqual(answers(wire), shape.answers);
+      assert.deepEqual(checkpointed(checkpoints), shape.checkpointed);
+      const [i, op] = opAnswer(wire, "WaitForEvent");
+      assertWaitOp(op, "2s");
+      assert.equal(memoAfter(wire, i, op.id), null, "a timed-out wait is memoized as null");
+      assert.ok(wire[i + 1].t - wire[i].t >= timeoutMs, "the run resumed only at the timeout");
+      assertCompletedAnswer(wire.at(-1), run.output);
+
+      // Durin: the wait's attempt, then its timeout (no call to the app) at least 2 s later.
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-wait", "discovery", 0, "ok"],
+        ["wait-approval", "discovery", 0, "ok"],
+        ["wait-approval", "timeout", 0, "ok"],
+        ["after-wait", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      const waits = stepAttempts(attempts, "wait-approval");
+      assert.ok(waits[1].started_at_ms - waits[0].ended_at_ms >= timeoutMs);
+      assert.deepEqual(await stack.durin.runsFor(decoy), []);
+
+      // An approval arriving after the timeout changes nothing.
+      const late = await approve({ token, approved: true, n: 2 });
+      assert.deepEqual(await stack.durin.runsFor(late), []);
+      assert.deepEqual(await stack.durin.jobs(runId), []);
+      assert.deepEqual(await stack.durin.run(runId), run);
+      assert.deepEqual(await stack.durin.attempts(runId), attempts);
+    });
+
+    /**
+     * Runs `invoker` against `target` and gathers what both sides report about the invoked run: its records
+     * (by token and function), the `inngest/function.invoked` event Durin stored for it, and its run.
+     */
+    const invoke = async (target, data) => {
+      const obs = await runOnce({ name: "compat/invoke", slug: "invoker", data: { target, ...data } });
+      return { ...obs, ...(await invokedBy(obs.token, obs.run.run_id, target, "call")) };
+    };
+    const invokedBy = async (token, callerRunId, target, stepName) => {
+      const correlationId = `${callerRunId}.${sha1(stepName)}`;
+      const fn = `invoked-${target}`;
+      const records = (await stack.app.records(token)).filter(
+        (r) => r.fn === fn && r.data?._inngest?.correlation_id === correlationId,
+      );
+      assert.ok(records.length > 0, `${fn} never ran for ${correlationId}`);
+      const event = await stack.durin.event(records[0].eventId);
+      const runs = await stack.durin.runsFor(records[0].eventId);
+      assert.deepEqual(
+        runs.map((r) => [r.function_id, r.run_id]),
+        [[fnId("node", fn), records[0].runId]],
+        "the invocation event started one run, of the target",
+      );
+      const run = await stack.durin.waitRunEnded(runs[0].run_id);
+      return { invoked: { records, event, run, correlationId } };
+    };
+    /** The `inngest/function.invoked` event: the invoke's data plus `_inngest` (fn_id, correlation_id). */
+    const assertInvokedEvent = ({ event, records, correlationId }, target, payload) => {
+      assert.equal(event.name, "inngest/function.invoked");
+      const { _inngest: meta, ...data } = event.data;
+      assert.deepEqual(data, payload);
+      assert.deepEqual(
+        [meta.fn_id, meta.correlation_id],
+        [fnId("node", `invoked-${target}`), correlationId],
+      );
+      // What the invoked function saw: that very event.
+      for (const r of records) {
+        assert.deepEqual([r.eventId, r.eventName, r.data], [event.id, event.name, event.data]);
+      }
+    };
+    /** A memo `{"error": {...}}` with this name and message. */
+    const assertErrorMemo = (memo, name, message) => {
+      assert.deepEqual(Object.keys(memo), ["error"], `memo ${JSON.stringify(memo)}`);
+      assert.deepEqual([memo.error.name, memo.error.message], [name, message]);
+    };
+    /** The InvokeFunction op: the target's full id (app id prefixed), the payload's data, the timeout. */
+    const assertInvokeOp = (op, target, data, timeout) => {
+      assert.deepEqual([op.id, op.displayName], [sha1("call"), "call"]);
+      assert.equal(op.opts.function_id, fnId("node", target));
+      assert.deepEqual(op.opts.payload.data, data);
+      assert.equal(op.opts.timeout, timeout);
+    };
+    const callerShape = aroundWait("before-invoke", "InvokeFunction call", "after-invoke");
+    /** What the caller's body saw past the invoke, on every pass, and what it returned. */
+    const assertCallerSaw = (run, records, result, error) => {
+      assert.equal(run.status, "Completed");
+      assert.deepEqual([run.output.result, run.output.error], [result, error]);
+      assert.deepEqual(
+        at(records, "resumed").map((r) => [r.result, r.error]),
+        Array(callerShape.passes).fill([result, error]),
+      );
+      assert.deepEqual(
+        at(records, "after-invoke").map((r) => [r.attempt, r.result, r.error]),
+        [[0, result, error]],
+      );
+      assert.deepEqual(attemptNumbers(records, "before-invoke"), [0]);
+    };
+
+    it("step.invoke returns the invoked function's result", async () => {
+      const obs = await invoke("add", { a: 2, b: 3 });
+      const { token, run, attempts, records, wire, checkpoints, invoked } = obs;
+      const result = { sum: 5, by: "invoked-add" };
+      assertCallerSaw(run, records, result, null);
+
+      // The invoked function ran once, with the invocation event.
+      const payload = { target: "add", token, a: 2, b: 3 };
+      assertInvokedEvent(invoked, "add", payload);
+      assert.deepEqual(attemptNumbers(invoked.records, "body"), [0]);
+      assert.equal(invoked.run.status, "Completed");
+      assert.deepEqual(invoked.run.output, result);
+      const targetAttempts = await stack.durin.attempts(invoked.run.run_id);
+      assert.deepEqual(attemptRows(targetAttempts), [[null, "discovery", 0, "ok"]]);
+
+      assert.deepEqual(answers(wire), callerShape.answers);
+      assert.deepEqual(checkpointed(checkpoints), callerShape.checkpointed);
+      const [i, op] = opAnswer(wire, "InvokeFunction");
+      assertInvokeOp(op, "invoked-add", payload, undefined);
+      assert.deepEqual(memoAfter(wire, i, op.id), { data: result });
+      assertCompletedAnswer(wire.at(-1), run.output);
+
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-invoke", "discovery", 0, "ok"],
+        ["call", "discovery", 0, "ok"],
+        ["after-invoke", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      // The caller resumed once the invoked run had ended.
+      const [call] = stepAttempts(attempts, "call");
+      const [resumed] = stepAttempts(attempts, "after-invoke");
+      const targetEnded = Math.max(...targetAttempts.map((a) => a.ended_at_ms));
+      assert.ok(call.ended_at_ms <= targetEnded && targetEnded <= resumed.started_at_ms);
+      assert.deepEqual(await stack.durin.jobs(run.run_id), []);
+    });
+
+    it("step.invoke of a failing function (retries: 0) throws a catchable StepError with its error", async () => {
+      const { token, run, attempts, records, wire, checkpoints, invoked } = await invoke("fails", {});
+      const message = `invoked function failed (${token})`;
+      assertCallerSaw(run, records, null, { isStepError: true, name: "Error", message });
+
+      // retries: 0, the invoked function ran exactly once and failed.
+      assertInvokedEvent(invoked, "fails", { target: "fails", token });
+      assert.deepEqual(attemptNumbers(invoked.records, "body"), [0]);
+      assert.equal(invoked.run.status, "Failed");
+      assert.deepEqual([invoked.run.output.name, invoked.run.output.message], ["Error", message]);
+      const targetAttempts = await stack.durin.attempts(invoked.run.run_id);
+      assert.deepEqual(attemptRows(targetAttempts), [[null, "discovery", 0, "non_retriable"]]);
+      assert.equal(targetAttempts[0].next_attempt_at_ms, null);
+
+      assert.deepEqual(answers(wire), callerShape.answers);
+      assert.deepEqual(checkpointed(checkpoints), callerShape.checkpointed);
+      const [i, op] = opAnswer(wire, "InvokeFunction");
+      assertInvokeOp(op, "invoked-fails", { target: "fails", token }, undefined);
+      assertErrorMemo(memoAfter(wire, i, op.id), "Error", message);
+      assertCompletedAnswer(wire.at(-1), run.output);
+
+      // The caller's own attempts all succeeded: the failure is the invoke step's result.
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-invoke", "discovery", 0, "ok"],
+        ["call", "discovery", 0, "ok"],
+        ["after-invoke", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      assert.deepEqual(await stack.durin.jobs(run.run_id), []);
+    });
+
+    it("step.invoke with a 1 s timeout of a slow function throws the timeout error; the slow run goes on", async () => {
+      const timeoutMs = 1000;
+      const sleepMs = 2000;
+      const { token, run, attempts, records, wire, checkpoints, invoked } = await invoke("slow", {
+        sleepMs,
+        timeout: "1s",
+      });
+      const error = {
+        isStepError: true,
+        name: "InngestInvokeTimeoutError",
+        message: "Timed out waiting for invoked function to complete",
+      };
+      assertCallerSaw(run, records, null, error);
+      assertWaited(run.output.waitedMs, timeoutMs, "the invoke");
+
+      assert.deepEqual(answers(wire), callerShape.answers);
+      assert.deepEqual(checkpointed(checkpoints), callerShape.checkpointed);
+      const [i, op] = opAnswer(wire, "InvokeFunction");
+      // A referenceFunction({ functionId }) gets the client's app id as prefix.
+      const payload = { target: "slow", token, sleepMs };
+      assertInvokeOp(op, "invoked-slow", payload, "1s");
+      assertErrorMemo(memoAfter(wire, i, op.id), error.name, error.message);
+      assertCompletedAnswer(wire.at(-1), run.output);
+
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-invoke", "discovery", 0, "ok"],
+        ["call", "discovery", 0, "ok"],
+        ["call", "timeout", 0, "ok"],
+        ["after-invoke", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      const calls = stepAttempts(attempts, "call");
+      assert.ok(calls[1].started_at_ms - calls[0].ended_at_ms >= timeoutMs);
+
+      // The slow function was not cancelled: it finishes on its own after the caller, and its end resumes
+      // nothing.
+      assertInvokedEvent(invoked, "slow", payload);
+      assert.equal(invoked.run.status, "Completed");
+      assert.deepEqual(invoked.run.output, { sleptMs: sleepMs });
+      const finished = (await stack.app.records(token)).filter((r) => r.fn === "invoked-slow");
+      assert.deepEqual(
+        finished.map((r) => [r.point, r.attempt]),
+        [
+          ["started", 0],
+          ["finish", 0],
+        ],
+      );
+      const callerEnded = Math.max(...attempts.map((a) => a.ended_at_ms));
+      assert.ok(
+        (await lastEnded(invoked.run.run_id)) > callerEnded,
+        "the invoked run ended after the caller gave up on it",
+      );
+      assert.deepEqual(await stack.durin.run(run.run_id), run);
+      assert.deepEqual(await stack.durin.attempts(run.run_id), attempts);
+      assert.deepEqual(await stack.durin.jobs(run.run_id), []);
+      assert.equal((await stack.app.wire(run.run_id)).length, wire.length, "the caller was not called again");
+    });
+
+    it("step.invoke of a function Durin does not know throws a catchable error", async () => {
+      const { token, run, attempts, records, wire, checkpoints } = await runOnce({
+        name: "compat/invoke",
+        slug: "invoker",
+        data: { target: "missing" },
+      });
+      const message = `could not find function with ID: ${fnId("node", "no-such-function")}`;
+      assertCallerSaw(run, records, null, { isStepError: true, name: "Error", message });
+      assert.deepEqual(answers(wire), callerShape.answers);
+      assert.deepEqual(checkpointed(checkpoints), callerShape.checkpointed);
+      const [i, op] = opAnswer(wire, "InvokeFunction");
+      assertInvokeOp(op, "no-such-function", { target: "missing", token }, undefined);
+      assertErrorMemo(memoAfter(wire, i, op.id), "Error", message);
+      assert.deepEqual(attemptRows(attempts), [
+        ["before-invoke", "discovery", 0, "ok"],
+        ["call", "discovery", 0, "non_retriable"],
+        ["after-invoke", "discovery", 0, "ok"],
+        [null, "discovery", 0, "ok"],
+      ]);
+      assert.equal(stepAttempts(attempts, "call")[0].error.message, message);
+      const correlationId = `${run.run_id}.${sha1("call")}`;
+      const invocations = (await stack.durin.events("inngest/function.invoked")).filter(
+        (e) => e.data?._inngest?.correlation_id === correlationId,
+      );
+      assert.deepEqual(invocations, [], "no invocation event for a function that does not exist");
+    });
+
+    it("two step.invoke in Promise.all: both results, one run and one inngest/function.invoked event per step", async () => {
+      const { token, run, attempts, records, wire, checkpoints } = await runOnce({
+        name: "compat/invoke.fanout",
+        slug: "invoke-fanout",
+        data: {},
+      });
+      const results = [{ sum: 3, by: "invoked-add" }, { sleptMs: 1000 }];
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { results });
+      // Parallel mode "wait": the app is called again only once both invokes ended, so the body went past
+      // Promise.all once, with both results.
+      assert.deepEqual(
+        at(records, "resumed").map((r) => r.results),
+        [results],
+      );
+      const all = await stack.app.records(token);
+      assert.deepEqual(
+        all.filter((r) => r.fn.startsWith("invoked-")).map((r) => `${r.fn} ${r.point}`).sort(),
+        ["invoked-add body", "invoked-slow finish", "invoked-slow started"],
+        "each invoked function ran once",
+      );
+
+      // The SDK reported both invokes in one answer, never again; the next call carried both results. Once
+      // several ops were reported Durin sends ctx.disable_immediate_execution, so the run ends with a 200
+      // in checkpoint mode too.
+      assert.deepEqual(answers(wire), [
+        [206, null, "InvokeFunction fast", "InvokeFunction slow"],
+        [200, null],
+      ]);
+      assert.deepEqual(checkpoints, []);
+      const [fast, slow] = wire[0].ops;
+      assert.deepEqual(
+        [fast.id, fast.opts.function_id, fast.opts.payload.data],
+        [sha1("fast"), fnId("node", "invoked-add"), { target: "add", token, a: 1, b: 2 }],
+      );
+      assert.deepEqual(
+        [slow.id, slow.opts.function_id, slow.opts.payload.data],
+        [sha1("slow"), fnId("node", "invoked-slow"), { target: "slow", token, sleepMs: 1000 }],
+      );
+      assert.deepEqual(wire[1].steps, {
+        [sha1("fast")]: { data: results[0] },
+        [sha1("slow")]: { data: results[1] },
+      });
+      assertCompletedAnswer(wire.at(-1), run.output, { checkpointing: false });
+
+      // Durin stored exactly one inngest/function.invoked event per invoke step, each starting one run.
+      const invocations = (await stack.durin.events("inngest/function.invoked")).filter((e) =>
+        String(e.data?._inngest?.correlation_id).startsWith(`${run.run_id}.`),
+      );
+      assert.deepEqual(
+        invocations.map((e) => e.data._inngest.correlation_id).sort(),
+        [`${run.run_id}.${sha1("fast")}`, `${run.run_id}.${sha1("slow")}`].sort(),
+      );
+      const byStep = {};
+      for (const [stepName, target, result] of [
+        ["fast", "add", results[0]],
+        ["slow", "slow", results[1]],
+      ]) {
+        const { invoked } = await invokedBy(token, run.run_id, target, stepName);
+        assert.equal(invoked.run.status, "Completed");
+        assert.deepEqual(invoked.run.output, result);
+        byStep[stepName] = invoked;
+      }
+      // The caller: the attempt that reported both invokes (Durin lists it under one of the two steps),
+      // then, once the slow run had ended, the one that completed the run.
+      assert.equal(attempts.length, 2, `attempts: ${JSON.stringify(attemptRows(attempts))}`);
+      assert.deepEqual(attemptRows(attempts).map((r) => r.slice(1)), [
+        ["discovery", 0, "ok"],
+        ["discovery", 0, "ok"],
+      ]);
+      assert.ok(["fast", "slow"].includes(attempts[0].step_name), `reported under ${attempts[0].step_name}`);
+      assert.equal(attempts[1].step_name, null);
+      // Both invoke steps are listed with their results.
+      const steps = await stack.durin.get(`/v1/runs/${run.run_id}/steps`);
+      assert.deepEqual(
+        steps.map((s) => [s.name, s.step_id, s.status, s.output]).sort(),
+        [
+          ["(function body)", null, "completed", run.output],
+          ["fast", sha1("fast"), "completed", results[0]],
+          ["slow", sha1("slow"), "completed", results[1]],
+        ],
+      );
+      assert.ok(
+        attempts[1].started_at_ms >= (await lastEnded(byStep.slow.run.run_id)),
+        "the caller resumed only once both invoked runs had ended",
+      );
+      assert.deepEqual(await stack.durin.jobs(run.run_id), []);
+    });
+  });
 
   // ---- checkpointing: several steps per request (checkpoint mode) and its classic counterpart -------------
   //

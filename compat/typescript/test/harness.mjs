@@ -72,6 +72,12 @@ export const NODE_FUNCTIONS = [
   "with-on-failure-failure",
   "loop",
   "checkpoint-flow",
+  "waiter",
+  "invoker",
+  "invoked-add",
+  "invoked-fails",
+  "invoked-slow",
+  "invoke-fanout",
 ];
 export const EXPRESS_FUNCTIONS = NODE_FUNCTIONS.slice(0, 4);
 
@@ -169,7 +175,7 @@ async function getJson(url, { timeoutMs = 5000 } = {}) {
   return JSON.parse(text);
 }
 
-async function until(what, fn, { timeoutMs, intervalMs = 100 }) {
+export async function until(what, fn, { timeoutMs, intervalMs = 100 }) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
@@ -214,6 +220,29 @@ export class Durin {
 
   async attempts(runId) {
     return this.get(`/v1/runs/${runId}/attempts`);
+  }
+
+  /** The run's pending jobs (a wait's timeout, a due discovery, ...). */
+  async jobs(runId) {
+    return this.get(`/v1/runs/${runId}/jobs`);
+  }
+
+  async event(eventId) {
+    return this.get(`/v1/events/${eventId}`);
+  }
+
+  /** The stored events named `name` (up to `limit`). */
+  async events(name, { limit = 1000 } = {}) {
+    return this.get(`/v1/events?name=${encodeURIComponent(name)}&limit=${limit}`);
+  }
+
+  /** Waits until the event has started a run of `functionId` (in any state); returns the run. */
+  async startedRun(eventId, functionId, { timeoutMs = 30_000 } = {}) {
+    return until(
+      `a ${functionId} run of event ${eventId}`,
+      async () => (await this.runsFor(eventId)).find((r) => r.function_id === functionId),
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** Waits until the event has started a run of `functionId` and that run has ended; returns the run. */
