@@ -440,7 +440,8 @@ var backoffTable = []time.Duration{15 * time.Second, 30 * time.Second, time.Minu
 	5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour, 2 * time.Hour}
 
 const scale = 0.01
-const tolerance = 400 * time.Millisecond
+// Slack above the window (scheduling on a shared 2-core machine); lower bounds stay strict.
+const tolerance = time.Second
 
 func scaledWindow(failedAttempt int) (lo, hi time.Duration) {
 	base := backoffTable[min(failedAttempt, len(backoffTable)-1)]

@@ -22,7 +22,8 @@ PYTHON = str(SUITE_DIR / ".venv" / "bin" / "python")
 TABLE = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200]
 JITTER_MAX = 30.0
 SCALE = 0.01
-TOL = 0.4
+# Slack above the scaled window (scheduling on a shared 2-core machine); lower bounds stay strict.
+TOL = 1.0
 
 FINAL_STATUSES = {"Completed", "Failed", "Cancelled"}
 

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 /// Every R4 delay and its jitter times 0.01: 15 s becomes 150 ms (+0-300 ms).
 const SCALE: &str = "0.01";
-/// Scheduling slack on top of the scaled bounds (an HTTP round trip and a debug build on a busy machine).
-const SLACK_SECS: f64 = 0.35;
+/// Scheduling slack on top of the scaled bounds (an HTTP round trip and a debug build on a busy 2-core
+/// machine running several engines); the lower bound stays strict.
+const SLACK_SECS: f64 = 1.0;
 
 /// Asserts that the gap after failed attempt n lies within the scaled [base, base + 30 s] of the table.
 fn assert_scaled_gaps(gaps: &[f64]) {
