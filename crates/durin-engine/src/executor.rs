@@ -1,6 +1,6 @@
 //! Calling an app: build the call request, POST it, and read the answer into an [`AppReply`].
 
-use durin_core::{JobKind, parse_retry_after};
+use durin_core::JobKind;
 use durin_protocol::ops::parse_ops;
 use durin_protocol::{CallContext, CallRequest, Operation, StepStack, headers};
 use durin_store::{ClaimedJob, RunState};
@@ -19,8 +19,9 @@ pub(crate) struct AppReply {
     pub(crate) kind: ReplyKind,
     /// `X-Inngest-No-Retry: true`.
     pub(crate) no_retry: bool,
-    /// A parsed `Retry-After`.
-    pub(crate) retry_at: Option<i64>,
+    /// The `Retry-After` header as sent; read against the attempt's end time when it is recorded, so the
+    /// next attempt is never due less than the asked delay after the recorded end.
+    pub(crate) retry_after: Option<String>,
     pub(crate) request_version: Option<i64>,
 }
 
@@ -92,7 +93,7 @@ impl Engine {
         };
         let is_sdk = header(headers::SDK).is_some();
         let no_retry = header(headers::NO_RETRY).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let retry_at = header(headers::RETRY_AFTER).and_then(|v| parse_retry_after(&v, self.now()));
+        let retry_after = header(headers::RETRY_AFTER);
         let request_version = header(headers::REQ_VERSION).and_then(|v| v.parse().ok());
         let mut body = Vec::new();
         loop {
@@ -141,7 +142,7 @@ impl Engine {
         AppReply {
             kind,
             no_retry,
-            retry_at,
+            retry_after,
             request_version,
         }
     }
@@ -151,7 +152,7 @@ fn failed(error: Value, no_retry: bool) -> AppReply {
     AppReply {
         kind: ReplyKind::Failed(error),
         no_retry,
-        retry_at: None,
+        retry_after: None,
         request_version: None,
     }
 }

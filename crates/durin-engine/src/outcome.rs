@@ -56,16 +56,20 @@ pub(crate) struct Planner<'a> {
 
 impl Planner<'_> {
     pub(crate) fn plan(&self, reply: AppReply) -> AttemptFinish {
+        let retry_at = reply
+            .retry_after
+            .as_deref()
+            .and_then(|value| durin_core::parse_retry_after(value, self.now));
         let mut finish = match reply.kind {
             ReplyKind::Done(output) => self.completed(output),
-            ReplyKind::Ops(ops) => self.ops(ops, reply.no_retry, reply.retry_at),
+            ReplyKind::Ops(ops) => self.ops(ops, reply.no_retry, retry_at),
             ReplyKind::Failed(error) => self.failure(
                 StepRef::of_job(self.job),
                 error,
                 FailedAttempt {
                     attempt: self.job.attempt,
                     non_retriable: reply.no_retry,
-                    retry_at: reply.retry_at,
+                    retry_at,
                 },
                 false,
             ),

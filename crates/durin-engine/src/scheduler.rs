@@ -130,7 +130,7 @@ async fn attempt(engine: Engine, job: ClaimedJob) {
                     &format!("function {} is no longer registered", job.function_id),
                 )),
                 no_retry: false,
-                retry_at: None,
+                retry_after: None,
                 request_version: None,
             },
         };
