@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_pauses.sql"),
     include_str!("../migrations/0003_job_rerun.sql"),
     include_str!("../migrations/0004_rerun.sql"),
+    include_str!("../migrations/0005_steps_order.sql"),
 ];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {

@@ -13,8 +13,9 @@ use crate::connection::{open_reader, open_writer};
 use crate::writer::Writer;
 use crate::{actions, intake, pauses, queue, reads};
 
-/// Idle read connections kept for reuse.
-const MAX_IDLE_READERS: usize = 8;
+/// Idle read connections kept for reuse: enough for every concurrent read of a busy engine, so reads do not
+/// open (and configure) a fresh connection each time.
+const MAX_IDLE_READERS: usize = 64;
 
 #[derive(Clone)]
 pub struct SqliteStore {
