@@ -61,6 +61,8 @@ pub(crate) struct Probe {
     pub(crate) timer_first: AtomicU64,
     timer_hits: Mutex<Vec<TimerHit>>,
     pub(crate) timer_changed: Notify,
+    /// TypeScript app only: how long each final-call report took to reach the harness (ms, one way).
+    report_delays: Mutex<Vec<f64>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,7 +84,8 @@ impl Probe {
         receiver
     }
 
-    fn finished(&self, id: &str, run_id: &str) {
+    /// The run started with harness id `id` reached its final call (now).
+    pub(crate) fn finished(&self, id: &str, run_id: &str) {
         let at = Instant::now();
         if let Some(waiter) = lock(&self.waiters).remove(id) {
             let _ = waiter.send(Finished {
@@ -90,6 +93,20 @@ impl Probe {
                 run_id: run_id.to_owned(),
             });
         }
+    }
+
+    /// What an app in another process saw of a flaky run (reported with its final call).
+    pub(crate) fn set_flaky(&self, run_id: &str, seen: FlakyRun) {
+        lock(&self.flaky).insert(run_id.to_owned(), seen);
+    }
+
+    pub(crate) fn record_report_delay(&self, ms: f64) {
+        lock(&self.report_delays).push(ms);
+    }
+
+    /// The report delays recorded since the last call.
+    pub(crate) fn take_report_delays(&self) -> Vec<f64> {
+        std::mem::take(&mut *lock(&self.report_delays))
     }
 
     pub(crate) fn flaky_runs(&self) -> HashMap<String, FlakyRun> {

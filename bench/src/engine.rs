@@ -204,6 +204,37 @@ impl Engine {
         Ok((gauge("due"), gauge("scheduled"), gauge("in_flight")))
     }
 
+    /// The samples of `metric` in `/metrics` as (label set, value), e.g.
+    /// `durin_http_request_duration_seconds_count` → (`route="/e/{key}",method="POST",status="200"`, 30).
+    pub(crate) async fn metric_samples(&self, metric: &str) -> anyhow::Result<Vec<(String, f64)>> {
+        let text = self.get_text("/metrics").await?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(metric)?;
+                let (label_set, value) = match rest.strip_prefix('{') {
+                    // Label values may hold braces (`route="/v1/runs/{id}"`): the set ends at the last one.
+                    Some(inner) => inner.rsplit_once('}')?,
+                    None if rest.starts_with(' ') => ("", rest),
+                    None => return None,
+                };
+                Some((label_set.to_owned(), value.trim().parse::<f64>().ok()?))
+            })
+            .collect())
+    }
+
+    /// The sum of the samples of `metric` whose label set contains every one of `labels` (e.g.
+    /// `durin_app_request_duration_seconds_count` with `function="durin-bench-three"`).
+    pub(crate) async fn metric_sum(&self, metric: &str, labels: &[&str]) -> anyhow::Result<f64> {
+        Ok(self
+            .metric_samples(metric)
+            .await?
+            .iter()
+            .filter(|(label_set, _)| labels.iter().all(|label| label_set.contains(label)))
+            .map(|(_, value)| value)
+            .sum())
+    }
+
     /// Every run of `function_id` as (run id, status), paging through `/v1/runs`.
     pub(crate) async fn runs_of(&self, function_id: &str) -> anyhow::Result<Vec<(String, String)>> {
         let mut runs = Vec::new();

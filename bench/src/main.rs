@@ -1,17 +1,20 @@
-//! `durin-bench`: starts a real `durin dev` release binary with a fresh store, serves an app written with
-//! Durin's Rust SDK in this process, and drives the workloads of BENCHMARKS.md (the same definitions as the
-//! peer measurements in `../shared/bench/README.md`). Prints one JSON line per repetition (also written to
-//! `bench/results/`) and a markdown table of medians at the end.
+//! `durin-bench`: starts a real `durin dev` release binary with a fresh store, serves an app (written with
+//! Durin's Rust SDK in this process, or with the official TypeScript SDK in a node process: `--sdk ts`),
+//! and drives the workloads of BENCHMARKS.md (the same definitions as the peer measurements in
+//! `../shared/bench/README.md`). Prints one JSON line per repetition (also written to `bench/results/`)
+//! and a markdown table of medians at the end.
 //!
 //! ```sh
 //! cargo build --release -p durin
 //! cargo run --release -p durin-bench -- --workloads w1seq,w1,w2,w3,w4,w5 --reps 3
+//! cargo run --release -p durin-bench -- --sdk ts --ts-mode checkpoint --workloads w1seq,w1,w3
 //! ```
 
 mod app;
 mod engine;
 mod report;
 mod stats;
+mod ts;
 mod workloads;
 
 use std::path::PathBuf;
@@ -20,10 +23,20 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use durin_sdk::{Client, serve};
-use durin_testkit::{free_port, serve_app};
+use durin_testkit::{ServedApp, free_port, serve_app};
 
 use crate::app::{APP_ID, Probe};
 use crate::report::Report;
+use crate::ts::{TsApp, TsMode};
+
+/// The SDK the app under load is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Sdk {
+    /// Durin's Rust SDK, served in the harness's process.
+    Rust,
+    /// The official TypeScript SDK (npm `inngest` 4.24.0, `bench/ts-app/`), served by node on `node:http`.
+    Ts,
+}
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -34,6 +47,12 @@ pub(crate) struct Opts {
     /// Workloads to run, in this order: w1seq, w1, w2, w3, w4, w5, w6.
     #[arg(long, value_delimiter = ',', default_value = "w1seq,w1,w2,w3,w4,w5,w6")]
     pub(crate) workloads: Vec<String>,
+    /// The app's SDK. `ts` runs W1seq, W1, W2 and W3 (and W4, which calls no app); W5 and W6 are Rust only.
+    #[arg(long, value_enum, default_value_t = Sdk::Rust)]
+    pub(crate) sdk: Sdk,
+    /// With `--sdk ts`: `checkpoint` starts every engine with `--checkpointing`.
+    #[arg(long, value_enum, default_value_t = TsMode::Classic)]
+    pub(crate) ts_mode: TsMode,
     /// Repetitions per figure (the table shows their median). W6 always runs once.
     #[arg(long, default_value_t = 3)]
     pub(crate) reps: usize,
@@ -108,6 +127,15 @@ impl Opts {
             .unwrap_or_else(|| workspace_root().join("target"));
         target.join("release").join("durin")
     }
+
+    /// `rust`, `ts-classic` or `ts-checkpoint`: the `sdk` of every JSON line.
+    pub(crate) fn sdk_label(&self) -> &'static str {
+        match (self.sdk, self.ts_mode) {
+            (Sdk::Rust, _) => "rust",
+            (Sdk::Ts, TsMode::Classic) => "ts-classic",
+            (Sdk::Ts, TsMode::Checkpoint) => "ts-checkpoint",
+        }
+    }
 }
 
 pub(crate) fn workspace_root() -> PathBuf {
@@ -132,7 +160,10 @@ pub(crate) struct Bench {
 impl Bench {
     /// A fresh engine (new store) on the harness's port, with extra flags.
     pub(crate) async fn engine(&self, args: &[&str]) -> anyhow::Result<engine::Engine> {
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        if self.opts.sdk == Sdk::Ts && self.opts.ts_mode == TsMode::Checkpoint {
+            args.push("--checkpointing".into());
+        }
         engine::Engine::start(
             &self.binary,
             self.port,
@@ -156,20 +187,52 @@ async fn main() -> anyhow::Result<()> {
     }
     let port = free_port()?;
     let probe = Arc::new(Probe::default());
-    let client = Client::with_base_url(APP_ID, format!("http://127.0.0.1:{port}"));
-    let app = serve_app(serve(client, app::functions(&probe)))
-        .await
-        .context("serving the app")?;
+    let (app, app_url, app_meta) = match opts.sdk {
+        Sdk::Rust => {
+            let client = Client::with_base_url(APP_ID, format!("http://127.0.0.1:{port}"));
+            let app = serve_app(serve(client, app::functions(&probe)))
+                .await
+                .context("serving the app")?;
+            let url = app.serve_url();
+            let meta = serde_json::json!({"app": "durin-sdk, in the harness's process"});
+            (
+                App {
+                    _rust: Some(app),
+                    ts: None,
+                },
+                url,
+                meta,
+            )
+        }
+        Sdk::Ts => {
+            let app = TsApp::start(&probe, port).await?;
+            let url = app.serve_url.clone();
+            let meta = serde_json::json!({
+                "app": "bench/ts-app/server.mjs: inngest/node on node:http, its own process",
+                "node": app.node_version, "inngest": app.inngest_version,
+                "ts_mode": format!("{:?}", opts.ts_mode).to_ascii_lowercase(),
+                "finish_report": "the final call POSTs {id, runId, sentAtMs} to the harness on loopback (not awaited); finish = arrival",
+            });
+            (
+                App {
+                    _rust: None,
+                    ts: Some(app),
+                },
+                url,
+                meta,
+            )
+        }
+    };
     let out_dir = opts
         .out_dir
         .clone()
         .unwrap_or_else(|| workspace_root().join("bench").join("results"));
-    let report = Report::create(&out_dir, &opts, &binary)?;
+    let report = Report::create(&out_dir, &opts, &binary, app_meta)?;
     let mut bench = Bench {
         opts: opts.clone(),
         binary,
         port,
-        app_url: app.serve_url(),
+        app_url,
         probe,
         report,
         setup_rate: None,
@@ -180,7 +243,11 @@ async fn main() -> anyhow::Result<()> {
             "w": workload, "kind": "conditions", "loadavg": stats::loadavg(),
             "fdatasync_8k_ms": report::fdatasync_ms(&tmp),
         }))?;
-        let result = match workload.trim().to_ascii_lowercase().as_str() {
+        let name = workload.trim().to_ascii_lowercase();
+        let result = match name.as_str() {
+            "w5" | "w6" if opts.sdk == Sdk::Ts => Err(anyhow::anyhow!(
+                "{name} is measured with the Rust SDK app only (the TypeScript app has no timer function)"
+            )),
             "w1seq" => workloads::w1seq(&mut bench).await,
             "w1" => workloads::w1(&mut bench).await,
             "w2" => workloads::w2(&mut bench).await,
@@ -191,6 +258,9 @@ async fn main() -> anyhow::Result<()> {
             other => Err(anyhow::anyhow!("unknown workload {other:?}")),
         };
         if let Err(error) = result {
+            if let Some(ts) = &app.ts {
+                eprintln!("node's log (tail):\n{}", ts.log_tail());
+            }
             eprintln!("{workload} failed: {error:#}");
             bench.report.failure(workload, &format!("{error:#}"))?;
         }
@@ -199,4 +269,10 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("results: {}", bench.report.path().display());
     drop(app);
     Ok(())
+}
+
+/// The served app; dropping it stops it (the Rust app's task, or the node process).
+struct App {
+    _rust: Option<ServedApp>,
+    ts: Option<TsApp>,
 }

@@ -1,4 +1,5 @@
-//! Output: one JSON line per repetition (and per summary) into `bench/results/durin-<time>.jsonl`, echoed to
+//! Output: one JSON line per repetition (and per summary) into `bench/results/durin-<time>.jsonl`
+//! (`durin-ts-classic-<time>.jsonl`, `durin-ts-checkpoint-<time>.jsonl` with the TypeScript app), echoed to
 //! stdout, and a markdown table of the medians at the end.
 
 use std::fs::File;
@@ -23,6 +24,8 @@ struct Row {
 }
 
 pub(crate) struct Report {
+    /// `rust`, `ts-classic` or `ts-checkpoint`.
+    sdk: &'static str,
     path: PathBuf,
     file: File,
     rows: Vec<Row>,
@@ -65,14 +68,25 @@ pub(crate) fn fdatasync_ms(dir: &Path) -> f64 {
 }
 
 impl Report {
-    pub(crate) fn create(out_dir: &Path, opts: &Opts, binary: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn create(
+        out_dir: &Path,
+        opts: &Opts,
+        binary: &Path,
+        app: Value,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(out_dir)?;
         let stamp = jiff::Timestamp::now()
             .strftime("%Y%m%dT%H%M%SZ")
             .to_string();
-        let path = out_dir.join(format!("durin-{stamp}.jsonl"));
+        let sdk = opts.sdk_label();
+        let name = match sdk {
+            "rust" => format!("durin-{stamp}.jsonl"),
+            other => format!("durin-{other}-{stamp}.jsonl"),
+        };
+        let path = out_dir.join(name);
         let file = File::create(&path)?;
         let mut report = Self {
+            sdk,
             path,
             file,
             rows: Vec::new(),
@@ -94,6 +108,8 @@ impl Report {
         report.write(&json!({
             "engine": "durin",
             "kind": "meta",
+            "sdk": sdk,
+            "app": app,
             "started": jiff::Timestamp::now().to_string(),
             "commit": command_line("git", &["-C", &root, "rev-parse", "--short", "HEAD"]),
             "dirty_files": dirty.lines().map(str::trim).collect::<Vec<_>>(),
@@ -129,7 +145,7 @@ impl Report {
     pub(crate) fn emit(&mut self, mut line: Value) -> anyhow::Result<()> {
         if let Value::Object(map) = &mut line {
             map.insert("engine".into(), json!("durin"));
-            map.insert("sdk".into(), json!("rust"));
+            map.insert("sdk".into(), json!(self.sdk));
         }
         self.write(&line)
     }
@@ -167,6 +183,7 @@ impl Report {
 
     pub(crate) fn print_table(&self) {
         println!();
+        println!("app SDK: {}", self.sdk);
         println!("| workload | figure | median | reps | loadavg (1 min) before → after | note |");
         println!("|---|---|---|---|---|---|");
         for row in &self.rows {

@@ -6,7 +6,7 @@
 //! - W5: 10,000 retries due within one second: lateness after the due time.
 //! - W6: many runs waiting in backoff: RSS, idle CPU, restart time, drain time.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -128,6 +128,83 @@ async fn verify_completed(
     }
 }
 
+/// What the engine has counted so far (`/metrics`): calls to the app for one function, and checkpoint
+/// POSTs (`/v1/checkpoint/{run}/async`, any function; only the TypeScript SDK in checkpoint mode sends them)
+/// by answer status.
+#[derive(Debug, Clone)]
+struct Wire {
+    app_calls: f64,
+    checkpoints: BTreeMap<String, f64>,
+}
+
+async fn wire(engine: &Engine, slug: &str) -> Wire {
+    let function = format!("function=\"{}\"", function_id(slug));
+    let app_calls = engine
+        .metric_sum("durin_app_request_duration_seconds_count", &[&function])
+        .await
+        .unwrap_or(f64::NAN);
+    let mut checkpoints = BTreeMap::new();
+    for (labels, count) in engine
+        .metric_samples("durin_http_request_duration_seconds_count")
+        .await
+        .unwrap_or_default()
+    {
+        if labels.contains("route=\"/v1/checkpoint/") {
+            let status = labels
+                .split_once("status=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or("?", |(status, _)| status);
+            *checkpoints.entry(status.to_owned()).or_default() += count;
+        }
+    }
+    Wire {
+        app_calls,
+        checkpoints,
+    }
+}
+
+/// One repetition's calls to the app and checkpoint POSTs per run (and the checkpoint answers by
+/// status), and (TypeScript app) how long the finish reports took to reach the harness.
+fn wire_json(before: &Wire, after: &Wire, runs: usize, report_delays: &[f64]) -> Value {
+    let per_run = |x: f64| r3(x / runs.max(1) as f64);
+    let by_status: BTreeMap<&String, f64> = after
+        .checkpoints
+        .iter()
+        .map(|(status, n)| {
+            (
+                status,
+                n - before.checkpoints.get(status).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    let mut value = json!({
+        "appCallsPerRun": per_run(after.app_calls - before.app_calls),
+        // (+ 0.0: an empty f64 sum is -0.0)
+        "checkpointPostsPerRun": per_run(by_status.values().sum::<f64>() + 0.0),
+        "checkpointPostsByStatus": by_status,
+    });
+    if !report_delays.is_empty() {
+        value["finishReportDelayMs"] = dist(report_delays);
+    }
+    value
+}
+
+/// Polls `GET /v1/runs/{run_id}` every 2 ms until the run is Completed; returns when it first was.
+async fn run_completed_at(engine: &Engine, run_id: &str) -> anyhow::Result<Instant> {
+    let deadline = Instant::now() + VERIFY_TIMEOUT;
+    loop {
+        let run = engine.get(&format!("/v1/runs/{run_id}")).await?;
+        if run["data"]["status"] == "Completed" {
+            return Ok(Instant::now());
+        }
+        if Instant::now() > deadline {
+            bail!("run {run_id} is not Completed after {VERIFY_TIMEOUT:?}: {run}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 async fn warmup(bench: &Bench, engine: &Engine) -> anyhow::Result<()> {
     if bench.opts.warmup == 0 {
         return Ok(());
@@ -156,8 +233,16 @@ pub(crate) async fn w1seq(bench: &mut Bench) -> anyhow::Result<()> {
     let mut medians = Vec::new();
     for rep in 0..bench.opts.reps {
         let load = loadavg();
+        bench.probe.take_report_delays();
+        let before = wire(&engine, "three").await;
         let r = closed_loop(&engine, &bench.probe, THREE, n, 1, &tag("seq")).await?;
         let completed = verify_completed(&engine, "three", &r.run_ids).await?;
+        let wire = wire_json(
+            &before,
+            &wire(&engine, "three").await,
+            n,
+            &bench.probe.take_report_delays(),
+        );
         if completed != n {
             bail!("W1seq: {completed}/{n} runs are Completed");
         }
@@ -165,7 +250,7 @@ pub(crate) async fn w1seq(bench: &mut Bench) -> anyhow::Result<()> {
         bench.report.emit(json!({
             "w": "W1seq", "rep": rep, "n": n, "conc": 1,
             "medLatMs": r1(median(&r.lat_ms)), "p99LatMs": r1(percentile(&r.lat_ms, 0.99)),
-            "wallMs": r1(r.wall_ms), "completed": completed,
+            "wallMs": r1(r.wall_ms), "completed": completed, "wire": wire,
             "loadavgBefore": load, "loadavgAfter": loadavg(),
         }))?;
     }
@@ -192,8 +277,16 @@ pub(crate) async fn w1(bench: &mut Bench) -> anyhow::Result<()> {
         let (mut rates, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         for rep in 0..bench.opts.reps {
             let load = loadavg();
+            bench.probe.take_report_delays();
+            let before = wire(&engine, "three").await;
             let r = closed_loop(&engine, &bench.probe, THREE, n, conc, &tag("w1")).await?;
             let completed = verify_completed(&engine, "three", &r.run_ids).await?;
+            let wire = wire_json(
+                &before,
+                &wire(&engine, "three").await,
+                n,
+                &bench.probe.take_report_delays(),
+            );
             if completed != n {
                 bail!("W1: {completed}/{n} runs are Completed");
             }
@@ -204,8 +297,10 @@ pub(crate) async fn w1(bench: &mut Bench) -> anyhow::Result<()> {
             bench.report.emit(json!({
                 "w": "W1", "rep": rep, "n": n, "conc": conc, "wallMs": r1(r.wall_ms),
                 "runsPerS": r1(rate), "stepsPerS": r1(3.0 * rate),
-                "medLatMs": r1(median(&r.lat_ms)), "p99LatMs": r1(percentile(&r.lat_ms, 0.99)),
-                "completed": completed, "loadavgBefore": load, "loadavgAfter": loadavg(),
+                "medLatMs": r1(median(&r.lat_ms)), "p90LatMs": r1(percentile(&r.lat_ms, 0.9)),
+                "p99LatMs": r1(percentile(&r.lat_ms, 0.99)), "maxLatMs": r1(max(&r.lat_ms)),
+                "completed": completed, "wire": wire,
+                "loadavgBefore": load, "loadavgAfter": loadavg(),
             }))?;
         }
         let load_after = loadavg();
@@ -234,8 +329,16 @@ pub(crate) async fn w2(bench: &mut Bench) -> anyhow::Result<()> {
     let mut walls = Vec::new();
     for rep in 0..bench.opts.reps {
         let load = loadavg();
+        bench.probe.take_report_delays();
+        let before = wire(&engine, "flaky").await;
         let r = closed_loop(&engine, &bench.probe, FLAKY, n, conc, &tag("w2")).await?;
         let completed = verify_completed(&engine, "flaky", &r.run_ids).await?;
+        let wire = wire_json(
+            &before,
+            &wire(&engine, "flaky").await,
+            n,
+            &bench.probe.take_report_delays(),
+        );
         let seen = bench.probe.flaky_runs();
         let app_ok = r
             .run_ids
@@ -270,7 +373,7 @@ pub(crate) async fn w2(bench: &mut Bench) -> anyhow::Result<()> {
         bench.report.emit(json!({
             "w": "W2", "rep": rep, "n": n, "conc": conc, "wallMs": r1(r.wall_ms),
             "completed": completed, "exactly3Attempts": app_ok, "engineAttemptsErrorErrorOk": engine_ok,
-            "medLatMs": r1(median(&r.lat_ms)), "backoffScale": scale,
+            "medLatMs": r1(median(&r.lat_ms)), "backoffScale": scale, "wire": wire,
             "loadavgBefore": load, "loadavgAfter": loadavg(),
         }))?;
         if completed != n || app_ok != n || engine_ok != n {
@@ -301,6 +404,8 @@ pub(crate) async fn w3(bench: &mut Bench) -> anyhow::Result<()> {
     for rep in 0..bench.opts.reps {
         let load = loadavg();
         let id = tag("w3");
+        bench.probe.take_report_delays();
+        let before = wire(&engine, "fan").await;
         let waiter = bench.probe.expect(&id);
         let sent = Instant::now();
         engine
@@ -310,15 +415,25 @@ pub(crate) async fn w3(bench: &mut Bench) -> anyhow::Result<()> {
             .await
             .map_err(|_| anyhow!("the W3 run did not finish within {timeout:?}"))??;
         let wall = ms(finished.at - sent);
+        // Also: when the engine first lists the run as Completed (polled every 2 ms from the final call).
+        let completed_seen = run_completed_at(&engine, &finished.run_id).await?;
         let completed =
             verify_completed(&engine, "fan", std::slice::from_ref(&finished.run_id)).await?;
         if completed != 1 {
             bail!("W3: the run is not Completed");
         }
+        let wire = wire_json(
+            &before,
+            &wire(&engine, "fan").await,
+            1,
+            &bench.probe.take_report_delays(),
+        );
         per_step.push(wall / steps as f64);
         bench.report.emit(json!({
             "w": "W3", "rep": rep, "steps": steps, "wallMs": r1(wall),
-            "msPerStep": r3(wall / steps as f64), "loadavgBefore": load, "loadavgAfter": loadavg(),
+            "msPerStep": r3(wall / steps as f64),
+            "completedSeenMs": r1(ms(completed_seen - sent)), "wire": wire,
+            "loadavgBefore": load, "loadavgAfter": loadavg(),
         }))?;
     }
     let load_after = loadavg();

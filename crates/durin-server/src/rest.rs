@@ -247,11 +247,7 @@ async fn list_runs(
     ),
 )]
 async fn get_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<FunctionRun> {
-    let run = engine
-        .store()
-        .get_run(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
+    let run = existing_run(&engine, &id).await?;
     ok(FunctionRun::from(&run))
 }
 
@@ -273,9 +269,7 @@ async fn run_attempts(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> ApiResult<Vec<Attempt>> {
-    if engine.store().get_run(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("run {id} not found")));
-    }
+    existing_run(&engine, &id).await?;
     let attempts = engine.store().attempts_for_run(&id).await?;
     ok(attempts.iter().map(Attempt::from).collect())
 }
@@ -411,11 +405,8 @@ async fn cancel_run(
     ),
 )]
 async fn run_steps(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<Vec<Step>> {
+    let run = existing_run(&engine, &id).await?;
     let store = engine.store();
-    let run = store
-        .get_run(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
     let attempts = store.attempts_for_run(&id).await?;
     let steps = store.steps_for_run(&id).await?;
     let jobs = store.jobs_for_run(&id).await?;
@@ -623,4 +614,13 @@ async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> Ap
 )]
 async fn sync_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult<App> {
     sync_url(&engine, payload).await
+}
+
+/// The run `id`, or a 404 naming it.
+async fn existing_run(engine: &Engine, id: &str) -> Result<durin_store::RunRecord, ApiError> {
+    engine
+        .store()
+        .get_run(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }

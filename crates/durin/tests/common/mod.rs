@@ -19,24 +19,7 @@ pub(crate) struct Harness {
 
 /// Starts an app serving `functions` and an engine that syncs it, with extra engine flags.
 pub(crate) async fn start(functions: Vec<Function>, args: &[&str]) -> Harness {
-    let port = free_port().expect("free port");
-    let client = Client::with_base_url(APP, format!("http://127.0.0.1:{port}"));
-    let app = serve_app(serve(client, functions))
-        .await
-        .expect("serve the app");
-    let options = EngineOptions {
-        sdk_urls: vec![app.serve_url()],
-        args: args.iter().map(|a| a.to_string()).collect(),
-        port: Some(port),
-    };
-    let engine = EngineProcess::start(env!("CARGO_BIN_EXE_durin"), options)
-        .await
-        .expect("start the engine");
-    engine
-        .wait_for_app(&app.serve_url(), Duration::from_secs(20))
-        .await
-        .expect("the app syncs");
-    Harness { engine, app }
+    start_as(APP, functions, args).await
 }
 
 /// Attempts the engine recorded for a step (by its user id), as (attempt, outcome).
