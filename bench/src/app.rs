@@ -84,6 +84,11 @@ impl Probe {
         receiver
     }
 
+    /// Drops the interest registered by [`Probe::expect`].
+    pub(crate) fn forget(&self, id: &str) {
+        lock(&self.waiters).remove(id);
+    }
+
     /// The run started with harness id `id` reached its final call (now).
     pub(crate) fn finished(&self, id: &str, run_id: &str) {
         let at = Instant::now();

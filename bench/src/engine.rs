@@ -125,7 +125,7 @@ impl Engine {
         self.child.as_ref().map(Child::id)
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log =
             std::fs::read_to_string(self.data_dir.path().join("engine.log")).unwrap_or_default();
         let start = log.len().saturating_sub(4000);

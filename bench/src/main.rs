@@ -158,20 +158,23 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    /// A fresh engine (new store) on the harness's port, with extra flags.
+    /// A fresh engine (new store) on the harness's port, with extra flags, once an event starts a run of the
+    /// app (one run of the 3-step function, before any warm-up).
     pub(crate) async fn engine(&self, args: &[&str]) -> anyhow::Result<engine::Engine> {
         let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         if self.opts.sdk == Sdk::Ts && self.opts.ts_mode == TsMode::Checkpoint {
             args.push("--checkpointing".into());
         }
-        engine::Engine::start(
+        let engine = engine::Engine::start(
             &self.binary,
             self.port,
             &self.app_url,
             &args,
             &self.opts.durin_log,
         )
-        .await
+        .await?;
+        workloads::until_triggers_match(&engine, &self.probe).await?;
+        Ok(engine)
     }
 }
 

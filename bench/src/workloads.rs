@@ -45,6 +45,21 @@ async fn post(http: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result
     Ok(answer["ids"].as_array().map_or(0, Vec::len))
 }
 
+/// POSTs one event; returns the id the engine gave it.
+async fn post_event(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> anyhow::Result<Option<String>> {
+    let response = http.post(url).json(body).send().await?;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("POST {url} answered {status}: {answer}");
+    }
+    Ok(answer["ids"][0].as_str().map(str::to_owned))
+}
+
 struct LoopResult {
     wall_ms: f64,
     lat_ms: Vec<f64>,
@@ -71,6 +86,7 @@ async fn closed_loop(
         let url = url.clone();
         let probe = Arc::clone(probe);
         let tag = tag.to_owned();
+        let base = engine.url();
         tasks.spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -81,11 +97,27 @@ async fn closed_loop(
                 let id = format!("{tag}-{i}");
                 let waiter = probe.expect(&id);
                 let sent = Instant::now();
-                post(&http, &url, &json!({"name": event, "data": {"id": id}})).await?;
-                let finished = tokio::time::timeout(RUN_TIMEOUT, waiter)
-                    .await
-                    .map_err(|_| anyhow!("run {id} did not finish within {RUN_TIMEOUT:?}"))?
-                    .map_err(|_| anyhow!("run {id}: the probe dropped its waiter"))?;
+                let event_id =
+                    post_event(&http, &url, &json!({"name": event, "data": {"id": id}})).await?;
+                let Ok(finished) = tokio::time::timeout(RUN_TIMEOUT, waiter).await else {
+                    // What the engine knows of it, for the report.
+                    let runs = match &event_id {
+                        Some(event_id) => match http
+                            .get(format!("{base}/v1/events/{event_id}/runs"))
+                            .send()
+                            .await
+                        {
+                            Ok(response) => response.text().await.unwrap_or_default(),
+                            Err(error) => error.to_string(),
+                        },
+                        None => String::new(),
+                    };
+                    bail!(
+                        "run {id} did not finish within {RUN_TIMEOUT:?} (event {event_id:?}; its runs: {runs})"
+                    );
+                };
+                let finished =
+                    finished.map_err(|_| anyhow!("run {id}: the probe dropped its waiter"))?;
                 out.push((finished.at, ms(finished.at - sent), finished.run_id));
             }
         });
@@ -94,7 +126,9 @@ async fn closed_loop(
     let mut lat_ms = Vec::with_capacity(n);
     let mut run_ids = Vec::with_capacity(n);
     while let Some(joined) = tasks.join_next().await {
-        for (at, latency, run_id) in joined?? {
+        let finished = joined?
+            .map_err(|error| error.context(format!("engine log (tail):\n{}", engine.log_tail())))?;
+        for (at, latency, run_id) in finished {
             last = last.max(at);
             lat_ms.push(latency);
             run_ids.push(run_id);
@@ -134,6 +168,8 @@ async fn verify_completed(
 #[derive(Debug, Clone)]
 struct Wire {
     app_calls: f64,
+    /// Seconds the engine spent waiting for those calls (request sent → whole answer read).
+    app_call_secs: f64,
     checkpoints: BTreeMap<String, f64>,
 }
 
@@ -141,6 +177,10 @@ async fn wire(engine: &Engine, slug: &str) -> Wire {
     let function = format!("function=\"{}\"", function_id(slug));
     let app_calls = engine
         .metric_sum("durin_app_request_duration_seconds_count", &[&function])
+        .await
+        .unwrap_or(f64::NAN);
+    let app_call_secs = engine
+        .metric_sum("durin_app_request_duration_seconds_sum", &[&function])
         .await
         .unwrap_or(f64::NAN);
     let mut checkpoints = BTreeMap::new();
@@ -159,6 +199,7 @@ async fn wire(engine: &Engine, slug: &str) -> Wire {
     }
     Wire {
         app_calls,
+        app_call_secs,
         checkpoints,
     }
 }
@@ -180,6 +221,7 @@ fn wire_json(before: &Wire, after: &Wire, runs: usize, report_delays: &[f64]) ->
         .collect();
     let mut value = json!({
         "appCallsPerRun": per_run(after.app_calls - before.app_calls),
+        "appCallMsPerRun": per_run(1000.0 * (after.app_call_secs - before.app_call_secs)),
         // (+ 0.0: an empty f64 sum is -0.0)
         "checkpointPostsPerRun": per_run(by_status.values().sum::<f64>() + 0.0),
         "checkpointPostsByStatus": by_status,
@@ -202,6 +244,43 @@ async fn run_completed_at(engine: &Engine, run_id: &str) -> anyhow::Result<Insta
             bail!("run {run_id} is not Completed after {VERIFY_TIMEOUT:?}: {run}");
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Waits until an event of the 3-step function starts a run, and that run finishes. The engine lists an app
+/// in `/v1/apps` once its sync is stored, a moment before its trigger matcher has reloaded the functions: an
+/// event accepted in between starts no run (seen once with the TypeScript app: the event's runs were `[]`).
+pub(crate) async fn until_triggers_match(engine: &Engine, probe: &Probe) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let id = tag("ready");
+        let waiter = probe.expect(&id);
+        let ids = engine
+            .send(&json!({"name": THREE, "data": {"id": id}}))
+            .await?;
+        let event_id = ids.first().context("POST /e/bench answered no event id")?;
+        // The runs an event starts are stored with it, before the answer.
+        let runs = engine.get(&format!("/v1/events/{event_id}/runs")).await?;
+        if runs["data"].as_array().is_some_and(|runs| !runs.is_empty()) {
+            tokio::time::timeout(RUN_TIMEOUT, waiter)
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "the first run did not finish within {RUN_TIMEOUT:?}; engine log (tail):\n{}",
+                        engine.log_tail()
+                    )
+                })?
+                .map_err(|_| anyhow!("the probe dropped its waiter"))?;
+            return Ok(());
+        }
+        probe.forget(&id);
+        eprintln!(
+            "event {event_id} started no run yet (the engine is still loading the app's functions)"
+        );
+        if Instant::now() > deadline {
+            bail!("no event of {THREE} started a run within 30 s of the app's sync");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -411,9 +490,12 @@ pub(crate) async fn w3(bench: &mut Bench) -> anyhow::Result<()> {
         engine
             .send(&json!({"name": FAN, "data": {"id": id, "steps": steps}}))
             .await?;
-        let finished = tokio::time::timeout(timeout, waiter)
-            .await
-            .map_err(|_| anyhow!("the W3 run did not finish within {timeout:?}"))??;
+        let finished = tokio::time::timeout(timeout, waiter).await.map_err(|_| {
+            anyhow!(
+                "the W3 run did not finish within {timeout:?}; engine log (tail):\n{}",
+                engine.log_tail()
+            )
+        })??;
         let wall = ms(finished.at - sent);
         // Also: when the engine first lists the run as Completed (polled every 2 ms from the final call).
         let completed_seen = run_completed_at(&engine, &finished.run_id).await?;

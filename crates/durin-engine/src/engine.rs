@@ -113,6 +113,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Puts an app's functions in the cache in place of the ones it had.
+    pub(crate) fn replace_app_functions(&self, app_name: &str, functions: &[FunctionConfig]) {
+        let mut merged: Vec<FunctionConfig> = self
+            .functions()
+            .iter()
+            .filter(|f| f.app_name != app_name && !functions.iter().any(|new| new.id == f.id))
+            .cloned()
+            .collect();
+        merged.extend(functions.iter().cloned());
+        let merged = Arc::new(merged);
+        match self.inner.functions.write() {
+            Ok(mut guard) => *guard = merged,
+            Err(poisoned) => *poisoned.into_inner() = merged,
+        }
+    }
+
     pub(crate) fn wake_scheduler(&self) {
         self.inner.wake.notify_one();
     }

@@ -25,8 +25,13 @@ impl Engine {
             tracing::warn!(app = %sync.name, "{note}");
         }
         let count = sync.functions.len();
-        self.inner.store.save_app_sync(sync).await?;
+        // The trigger matcher learns the functions before the sync is visible in the store (and so in
+        // `/v1/apps`): an event sent as soon as an app shows as synced must start its runs. The store stays
+        // the authority: the cache is reloaded from it right after, whatever the outcome.
+        self.replace_app_functions(&sync.name, &sync.functions);
+        let saved = self.inner.store.save_app_sync(sync).await;
         self.reload_functions().await?;
+        saved?;
         tracing::info!(app = %request.app_name, url = %request.url, functions = count, "app synced");
         Ok(RegisterResponse {
             ok: true,
