@@ -92,9 +92,7 @@ fn to_function(
     if step.runtime.url.trim().is_empty() {
         return Err(invalid("`steps.step.runtime.url` is empty"));
     }
-    if def.triggers.is_empty() {
-        return Err(invalid("`triggers` must list at least one trigger"));
-    }
+    // No triggers is valid: such a function only runs when another invokes it (`step.invoke`).
     let mut triggers = Vec::new();
     for (trigger_index, trigger) in def.triggers.iter().enumerate() {
         let bad = |message: String| RegisterError::InvalidTrigger {
@@ -198,8 +196,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, RegisterError::InvalidTrigger { .. }));
-        let error = to_app_sync(&request(&function("[]", "")), 1).unwrap_err();
-        assert!(matches!(error, RegisterError::InvalidFunction { .. }));
+    }
+
+    #[test]
+    fn a_function_without_triggers_is_invoke_only() {
+        let (sync, _) = to_app_sync(&request(&function("[]", "")), 1).unwrap();
+        assert!(sync.functions[0].triggers.is_empty());
     }
 
     #[test]

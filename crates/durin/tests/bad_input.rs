@@ -288,12 +288,12 @@ async fn register_refuses_invalid_payloads_naming_the_problem() {
         ],
     );
     assert_json_error(
-        "no triggers",
-        &e.post_json("/fn/register", &register_payload(&url, json!([])))
+        "a trigger with neither event nor cron",
+        &e.post_json("/fn/register", &register_payload(&url, json!([{}])))
             .await
             .unwrap(),
         400,
-        &["test-app-echo", "`triggers`"],
+        &["test-app-echo", "trigger 0"],
     );
     assert_json_error(
         "malformed JSON",
