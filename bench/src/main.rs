@@ -27,7 +27,17 @@ use durin_testkit::{ServedApp, free_port, serve_app};
 
 use crate::app::{APP_ID, Probe};
 use crate::report::Report;
-use crate::ts::{TsApp, TsMode};
+use crate::ts::TsApp;
+
+/// How the SDK executes; the engine decides by offering checkpointing or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// `durin dev --no-checkpointing`: one step per call request; every call resends the earlier steps'
+    /// results.
+    Classic,
+    /// `durin dev` (its default): several steps per request, each POSTed to `/v1/checkpoint/{run}/async`.
+    Checkpoint,
+}
 
 /// The SDK the app under load is written with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,9 +60,9 @@ pub(crate) struct Opts {
     /// The app's SDK. `ts` runs W1seq, W1, W2 and W3 (and W4, which calls no app); W5 and W6 are Rust only.
     #[arg(long, value_enum, default_value_t = Sdk::Rust)]
     pub(crate) sdk: Sdk,
-    /// With `--sdk ts`: `checkpoint` starts every engine with `--checkpointing`.
-    #[arg(long, value_enum, default_value_t = TsMode::Classic)]
-    pub(crate) ts_mode: TsMode,
+    /// How the SDK executes: `classic` starts every engine with `--no-checkpointing`.
+    #[arg(long, alias = "ts-mode", value_enum, default_value_t = Mode::Checkpoint)]
+    pub(crate) mode: Mode,
     /// Repetitions per figure (the table shows their median). W6 always runs once.
     #[arg(long, default_value_t = 3)]
     pub(crate) reps: usize,
@@ -128,12 +138,13 @@ impl Opts {
         target.join("release").join("durin")
     }
 
-    /// `rust`, `ts-classic` or `ts-checkpoint`: the `sdk` of every JSON line.
+    /// `rust` (classic), `rust-checkpoint`, `ts-classic` or `ts-checkpoint`: the `sdk` of every JSON line.
     pub(crate) fn sdk_label(&self) -> &'static str {
-        match (self.sdk, self.ts_mode) {
-            (Sdk::Rust, _) => "rust",
-            (Sdk::Ts, TsMode::Classic) => "ts-classic",
-            (Sdk::Ts, TsMode::Checkpoint) => "ts-checkpoint",
+        match (self.sdk, self.mode) {
+            (Sdk::Rust, Mode::Classic) => "rust",
+            (Sdk::Rust, Mode::Checkpoint) => "rust-checkpoint",
+            (Sdk::Ts, Mode::Classic) => "ts-classic",
+            (Sdk::Ts, Mode::Checkpoint) => "ts-checkpoint",
         }
     }
 }
@@ -162,8 +173,8 @@ impl Bench {
     /// app (one run of the 3-step function, before any warm-up).
     pub(crate) async fn engine(&self, args: &[&str]) -> anyhow::Result<engine::Engine> {
         let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        if self.opts.sdk == Sdk::Ts && self.opts.ts_mode == TsMode::Checkpoint {
-            args.push("--checkpointing".into());
+        if self.opts.mode == Mode::Classic {
+            args.push("--no-checkpointing".into());
         }
         let engine = engine::Engine::start(
             &self.binary,
@@ -197,7 +208,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("serving the app")?;
             let url = app.serve_url();
-            let meta = serde_json::json!({"app": "durin-sdk, in the harness's process"});
+            let meta = serde_json::json!({
+                "app": "durin-sdk, in the harness's process",
+                "mode": format!("{:?}", opts.mode).to_ascii_lowercase(),
+            });
             (
                 App {
                     _rust: Some(app),
@@ -213,7 +227,7 @@ async fn main() -> anyhow::Result<()> {
             let meta = serde_json::json!({
                 "app": "bench/ts-app/server.mjs: inngest/node on node:http, its own process",
                 "node": app.node_version, "inngest": app.inngest_version,
-                "ts_mode": format!("{:?}", opts.ts_mode).to_ascii_lowercase(),
+                "mode": format!("{:?}", opts.mode).to_ascii_lowercase(),
                 "finish_report": "the final call POSTs {id, runId, sentAtMs} to the harness on loopback (not awaited); finish = arrival",
             });
             (

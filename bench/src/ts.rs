@@ -23,15 +23,6 @@ use tempfile::TempDir;
 
 use crate::app::{FlakyRun, Probe, unix_ms};
 
-/// Which way the TypeScript SDK executes (the engine decides: `--checkpointing` sends `ctx.fn_id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum TsMode {
-    /// One step per call request; every call resends the earlier steps' results.
-    Classic,
-    /// `durin dev --checkpointing`: several steps per request, each POSTed to `/v1/checkpoint/{run}/async`.
-    Checkpoint,
-}
-
 pub(crate) struct TsApp {
     child: Option<Child>,
     log_dir: TempDir,

@@ -2,8 +2,9 @@
 # Runs the TypeScript SDK compatibility suite: the official `inngest` npm package (pinned in
 # package-lock.json) served with inngest/node and inngest/express, against a real `durin dev`, in two modes:
 #
-#   classic     `durin dev` omits ctx.fn_id: the SDK runs one step per call request and ends a run with 200
-#   checkpoint  `durin dev --checkpointing`: the SDK runs several steps per request, POSTs each finished
+#   classic     `durin dev --no-checkpointing` omits ctx.fn_id: the SDK runs one step per call request and
+#               ends a run with 200
+#   checkpoint  `durin dev` (its default): the SDK runs several steps per request, POSTs each finished
 #               step to /v1/checkpoint/{runId}/async and ends a run with 206 [RunComplete]
 #
 #   ./run.sh                          # both modes, one after the other (example 7 in classic mode only)

@@ -1814,7 +1814,7 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
   // the same; the requests differ.
 
   describe(
-    `checkpointing (${byMode("classic mode: the one-step-per-request counterpart", "on: durin dev --checkpointing")})`,
+    `checkpointing (${byMode("classic mode: the one-step-per-request counterpart", "on: durin dev, its default")})`,
     { concurrency: true },
     () => {
       const flow = (data) =>

@@ -3,15 +3,16 @@
 //   app process   app/server.mjs: the node:http app, the Express app, the request-timeout app (and the
 //                 example-7 app)
 //   durin dev     the main engine, --backoff-scale 0.01, syncing the node:http and the Express app;
-//                 with --checkpointing when COMPAT_MODE=checkpoint
+//                 with --no-checkpointing when COMPAT_MODE=classic
 //   durin dev     a second engine with the real default backoff table, syncing the example-7 app
 //                 (classic mode only, and skipped when COMPAT_SKIP_SLOW=1)
-//   durin dev     a third engine, --backoff-scale 0.01 --request-timeout 2 (and --checkpointing in
-//                 checkpoint mode), syncing the app whose request outlives that timeout
+//   durin dev     a third engine, --backoff-scale 0.01 --request-timeout 2 (and --no-checkpointing in
+//                 classic mode), syncing the app whose request outlives that timeout
 //
 // COMPAT_MODE picks how the TS SDK executes:
-//   classic      (default) the engine omits `ctx.fn_id`: one step per call request, a run ends with 200
-//   checkpoint   `durin dev --checkpointing` sends `ctx.fn_id` and `ctx.qi_id`: the SDK runs several steps
+//   classic      (default) `durin dev --no-checkpointing` omits `ctx.fn_id`: one step per call request, a
+//                run ends with 200
+//   checkpoint   `durin dev` (its default) sends `ctx.fn_id` and `ctx.qi_id`: the SDK runs several steps
 //                per request, POSTs each finished step to /v1/checkpoint/{runId}/async and ends a run with
 //                206 [RunComplete]
 // DURIN_EXTRA_ARGS adds flags to the main engine's command line in either mode.
@@ -36,9 +37,9 @@ export const mode = process.env.COMPAT_MODE || "classic";
 if (!MODES.includes(mode)) throw new Error(`COMPAT_MODE=${mode}: expected one of ${MODES.join(", ")}`);
 export const checkpointMode = mode === "checkpoint";
 const extraArgs = (process.env.DURIN_EXTRA_ARGS ?? "").split(/\s+/).filter(Boolean);
-if (!checkpointMode && extraArgs.includes("--checkpointing")) {
+if (checkpointMode && extraArgs.includes("--no-checkpointing")) {
   throw new Error(
-    "DURIN_EXTRA_ARGS has --checkpointing but COMPAT_MODE is not checkpoint: set COMPAT_MODE=checkpoint",
+    "DURIN_EXTRA_ARGS has --no-checkpointing but COMPAT_MODE is checkpoint: set COMPAT_MODE=classic",
   );
 }
 /** Example 7 (the real default backoff table) runs in classic mode only. */
@@ -392,7 +393,7 @@ export async function startStack() {
         durinArgs(durinPort, path.join(logDir, "data-main"), [stack.urls.node, stack.urls.express], [
           "--backoff-scale",
           String(BACKOFF_SCALE),
-          ...(checkpointMode && !extraArgs.includes("--checkpointing") ? ["--checkpointing"] : []),
+          ...(!checkpointMode && !extraArgs.includes("--no-checkpointing") ? ["--no-checkpointing"] : []),
           ...extraArgs,
         ]),
         { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
@@ -407,14 +408,14 @@ export async function startStack() {
           String(BACKOFF_SCALE),
           "--request-timeout",
           String(REQUEST_TIMEOUT_S),
-          ...(checkpointMode ? ["--checkpointing"] : []),
+          ...(checkpointMode ? [] : ["--no-checkpointing"]),
         ]),
         { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
       ),
     );
     if (withSlow) {
       procs.push(
-        startProcess("durin-slow", durinBin, durinArgs(slowPort, path.join(logDir, "data-slow"), [stack.urls.slow], []), {
+        startProcess("durin-slow", durinBin, durinArgs(slowPort, path.join(logDir, "data-slow"), [stack.urls.slow], ["--no-checkpointing"]), {
           logDir,
           env: { RUST_LOG: process.env.RUST_LOG ?? "info" },
         }),

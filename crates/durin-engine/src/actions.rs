@@ -47,6 +47,8 @@ impl Engine {
             .cancel_run(run_id, now, events, runs)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("run {run_id}")))?;
+        // A request still running steps for it learns at its next checkpoint that the run is over.
+        self.inner.dispatches.end_run(run_id);
         self.wake_scheduler();
         telemetry::run_ended(&state.run.function_id, RunStatus::Cancelled);
         tracing::info!(%run_id, status = cancelled.status.as_str(), "run cancelled");

@@ -1,5 +1,5 @@
-//! `POST /v1/checkpoint/{run_id}/async`: the TypeScript SDK, given `ctx.fn_id`, runs several steps in one
-//! request and reports each finished step here before answering. Each reported step is memoized and
+//! `POST /v1/checkpoint/{run_id}/async`: an SDK given `ctx.fn_id` and `ctx.qi_id` (TypeScript, Durin's Rust
+//! SDK) runs several steps in one request and reports finished steps here before answering. Each reported step is memoized and
 //! recorded as an attempt at once, so a crash of the app mid-request loses none of them.
 
 use durin_core::{AttemptOutcome, RunStatus};
@@ -7,6 +7,7 @@ use durin_protocol::{CheckpointRequest, OpCode};
 use durin_store::{AttemptFinish, AttemptRecord, JobUpdate, StepMemo};
 use serde_json::{Value, json};
 
+use crate::dispatches::Dispatch;
 use crate::engine::Engine;
 use crate::error::EngineError;
 
@@ -19,40 +20,23 @@ impl Engine {
         request: CheckpointRequest,
     ) -> Result<(), EngineError> {
         let store = &self.inner.store;
-        let run = store
-            .get_run(run_id)
-            .await?
-            .ok_or_else(|| EngineError::Stale(format!("run {run_id} does not exist")))?;
-        if run.status != RunStatus::Running {
-            return Err(EngineError::Stale(format!(
-                "run {run_id} is {}",
-                run.status.as_str()
-            )));
+        let job = match self.inner.dispatches.get(&request.qi_id) {
+            // Dispatched by this process and still awaited: live, no store read needed. (The store
+            // still refuses to memoize into a run that ended meanwhile.)
+            Some(live) if live.run_id == run_id => live,
+            _ => self.dispatch_from_store(run_id, &request.qi_id).await?,
+        };
+        // A step too large to store is refused with the whole checkpoint: the SDK then answers the call
+        // with its steps, and the reply's planner fails that step for good (as without checkpointing).
+        if let Some(message) = request
+            .steps
+            .iter()
+            .find_map(crate::outcome::output_too_large)
+        {
+            return Err(EngineError::InvalidRequest(message));
         }
-        // `qi_id` names the dispatch: `<job id>:<attempt>`. Only the attempt in flight may checkpoint; a
-        // request the engine already gave up on (timed out, retried) is told it is stale.
-        let (job_id, attempt) = request
-            .qi_id
-            .rsplit_once(':')
-            .and_then(|(job, attempt)| Some((job, attempt.parse::<u32>().ok()?)))
-            .ok_or_else(|| {
-                EngineError::InvalidRequest(format!(
-                    "`qi_id` {:?} is not one Durin sent",
-                    request.qi_id
-                ))
-            })?;
-        let job = store
-            .jobs_for_run(run_id)
-            .await?
-            .into_iter()
-            .find(|job| job.job_id == job_id && job.attempt == attempt && job.leased)
-            .ok_or_else(|| {
-                EngineError::Stale(format!(
-                    "attempt {attempt} of job {job_id} of run {run_id} is no longer in flight"
-                ))
-            })?;
         let now = self.now();
-        for op in &request.steps {
+        let finishes = request.steps.iter().filter_map(|op| {
             let (memo, outcome, error) = match op.op {
                 OpCode::StepRun | OpCode::Step => (
                     json!({ "data": op.data.clone().unwrap_or(Value::Null) }),
@@ -72,41 +56,85 @@ impl Engine {
                     )
                 }
                 // Other ops come back in the request's answer and are handled there.
-                _ => continue,
+                _ => return None,
             };
             let name = op.user_step_id().to_owned();
-            store
-                .finish_attempt(AttemptFinish {
-                    attempt: AttemptRecord {
-                        run_id: run_id.to_owned(),
-                        job_id: job.job_id.clone(),
-                        kind: job.kind.clone(),
-                        step_id: Some(op.id.clone()),
-                        step_name: Some(name.clone()),
-                        attempt: job.attempt,
-                        started_at: now,
-                        ended_at: now,
-                        outcome,
-                        error,
-                        next_attempt_at: None,
-                    },
-                    job: JobUpdate::Keep,
-                    memos: vec![StepMemo {
-                        step_id: op.id.clone(),
-                        name,
-                        memo,
-                    }],
-                    enqueue: Vec::new(),
-                    request_version: None,
-                    disable_immediate_execution: false,
-                    finish_run: None,
-                    emit_events: Vec::new(),
-                    start_runs: Vec::new(),
-                    pauses: Vec::new(),
-                    resolve_pauses: Vec::new(),
-                })
-                .await?;
-        }
+            Some(AttemptFinish {
+                attempt: AttemptRecord {
+                    run_id: run_id.to_owned(),
+                    job_id: job.job_id.clone(),
+                    kind: job.kind.clone(),
+                    step_id: Some(op.id.clone()),
+                    step_name: Some(name.clone()),
+                    attempt: job.attempt,
+                    started_at: now,
+                    ended_at: now,
+                    outcome,
+                    error,
+                    next_attempt_at: None,
+                },
+                job: JobUpdate::Keep,
+                memos: vec![StepMemo {
+                    step_id: op.id.clone(),
+                    name,
+                    memo,
+                }],
+                enqueue: Vec::new(),
+                request_version: None,
+                disable_immediate_execution: false,
+                finish_run: None,
+                emit_events: Vec::new(),
+                start_runs: Vec::new(),
+                pauses: Vec::new(),
+                resolve_pauses: Vec::new(),
+            })
+        });
+        // Submitted together, a batch of steps shares one durable commit (the store groups writes that
+        // arrive together); each step is still its own write, in order.
+        futures::future::try_join_all(finishes.map(|finish| store.finish_attempt(finish))).await?;
         Ok(())
+    }
+
+    /// The dispatch `qi_id` names, from the store: for a call another instance made, or one that ended.
+    async fn dispatch_from_store(
+        &self,
+        run_id: &str,
+        qi_id: &str,
+    ) -> Result<Dispatch, EngineError> {
+        let store = &self.inner.store;
+        let run = store
+            .get_run(run_id)
+            .await?
+            .ok_or_else(|| EngineError::Stale(format!("run {run_id} does not exist")))?;
+        if run.status != RunStatus::Running {
+            return Err(EngineError::Stale(format!(
+                "run {run_id} is {}",
+                run.status.as_str()
+            )));
+        }
+        // `qi_id` names the dispatch: `<job id>:<attempt>`. Only the attempt in flight may checkpoint; a
+        // request the engine already gave up on (timed out, retried) is told it is stale.
+        let (job_id, attempt) = qi_id
+            .rsplit_once(':')
+            .and_then(|(job, attempt)| Some((job, attempt.parse::<u32>().ok()?)))
+            .ok_or_else(|| {
+                EngineError::InvalidRequest(format!("`qi_id` {qi_id:?} is not one Durin sent"))
+            })?;
+        store
+            .jobs_for_run(run_id)
+            .await?
+            .into_iter()
+            .find(|job| job.job_id == job_id && job.attempt == attempt && job.leased)
+            .map(|job| Dispatch {
+                run_id: run_id.to_owned(),
+                job_id: job.job_id,
+                kind: job.kind,
+                attempt: job.attempt,
+            })
+            .ok_or_else(|| {
+                EngineError::Stale(format!(
+                    "attempt {attempt} of job {job_id} of run {run_id} is no longer in flight"
+                ))
+            })
     }
 }

@@ -18,7 +18,8 @@ pub struct EngineConfig {
     pub discovery: bool,
     /// The URL apps use to reach this engine (sent nowhere today; logged for users).
     pub public_url: String,
-    /// Let SDKs that can (TypeScript) run several steps per request and checkpoint each one.
+    /// Offer checkpointing (`ctx.fn_id`, `ctx.qi_id`): SDKs that can (TypeScript, Rust) run several steps
+    /// per request and report each one.
     pub checkpointing: bool,
 }
 
@@ -32,7 +33,7 @@ impl Default for EngineConfig {
             poll_interval: Some(Duration::from_secs(5)),
             discovery: true,
             public_url: "http://127.0.0.1:8288".into(),
-            checkpointing: false,
+            checkpointing: true,
         }
     }
 }

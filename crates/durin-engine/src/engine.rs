@@ -8,6 +8,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::SystemClock;
 use crate::config::EngineConfig;
+use crate::dispatches::Dispatches;
 use crate::error::EngineError;
 
 /// A cheap, clonable handle to a running engine.
@@ -26,6 +27,8 @@ pub(crate) struct Inner {
     /// Wakes the scheduler when jobs were enqueued.
     pub(crate) wake: Notify,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Call requests in flight that may checkpoint.
+    pub(crate) dispatches: Dispatches,
 }
 
 impl Engine {
@@ -75,6 +78,7 @@ impl Engine {
                 functions: RwLock::new(Arc::new(functions)),
                 wake: Notify::new(),
                 in_flight,
+                dispatches: Dispatches::default(),
             }),
         })
     }

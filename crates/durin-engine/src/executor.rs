@@ -7,6 +7,7 @@ use durin_store::{ClaimedJob, RunState};
 use reqwest::Url;
 use serde_json::{Value, json};
 
+use crate::dispatches::Dispatch;
 use crate::engine::Engine;
 use crate::sync::error_chain;
 
@@ -42,10 +43,21 @@ impl Engine {
             JobKind::Discovery | JobKind::Timeout { .. } => durin_protocol::DISCOVERY_STEP_ID,
         };
         let mut request = call_request(job, state, step_id);
+        let mut _live = None;
         if self.inner.config.checkpointing && job.kind == JobKind::Discovery {
             request.ctx.fn_id = Some(durin_protocol::function_uuid(&state.run.function_id));
             // One dispatch: the job and its attempt, so a checkpoint from a superseded request is refused.
-            request.ctx.qi_id = Some(format!("{}:{}", job.job_id, job.attempt));
+            let qi_id = format!("{}:{}", job.job_id, job.attempt);
+            request.ctx.qi_id = Some(qi_id.clone());
+            _live = Some(self.inner.dispatches.begin(
+                qi_id,
+                Dispatch {
+                    run_id: job.run_id.clone(),
+                    job_id: job.job_id.clone(),
+                    kind: job.kind.clone(),
+                    attempt: job.attempt,
+                },
+            ));
         }
         let url = match call_url(url, &state.run.function_id, step_id) {
             Ok(url) => url,

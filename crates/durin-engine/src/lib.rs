@@ -3,12 +3,14 @@
 //!
 //! **Architecture invariant:** every failure path goes through `durin_core::decide`; the engine draws the
 //! jitter sample and reads the clock, the domain decides. All state lives in the [`Store`]: the engine keeps
-//! only caches it can rebuild (the function list) and wake-ups it can recompute (the next due time).
+//! only caches it can rebuild (the function list), wake-ups it can recompute (the next due time) and the
+//! call requests it has in flight.
 
 mod actions;
 mod checkpoint;
 mod clock;
 mod config;
+mod dispatches;
 mod duration;
 mod engine;
 mod error;

@@ -19,6 +19,23 @@ use crate::waits;
 /// Largest step output stored; a bigger one fails the step for good with a clear error.
 pub(crate) const STEP_OUTPUT_MAX_BYTES: usize = 4 * 1024 * 1024;
 
+/// Why a step's output cannot be stored, when it is over [`STEP_OUTPUT_MAX_BYTES`].
+pub(crate) fn output_too_large(op: &Operation) -> Option<String> {
+    let size = op
+        .data
+        .as_ref()
+        .map_or(Ok(4), |data| {
+            serde_json::to_vec(data).map(|bytes| bytes.len())
+        })
+        .unwrap_or(usize::MAX);
+    (size > STEP_OUTPUT_MAX_BYTES).then(|| {
+        format!(
+            "step {:?} returned {size} bytes; the limit is {STEP_OUTPUT_MAX_BYTES} bytes",
+            op.user_step_id()
+        )
+    })
+}
+
 /// The step an attempt concerned, for the attempt record.
 #[derive(Debug, Clone, Default)]
 struct StepRef {
@@ -193,21 +210,14 @@ impl Planner<'_> {
             match op.op {
                 OpCode::StepRun | OpCode::Step => {
                     step = StepRef::of_op(op);
-                    let data = op.data.clone().unwrap_or(Value::Null);
-                    let size = serde_json::to_vec(&data)
-                        .map(|v| v.len())
-                        .unwrap_or(usize::MAX);
-                    let memo = if size > STEP_OUTPUT_MAX_BYTES {
-                        let message = format!(
-                            "step {:?} returned {size} bytes; the limit is {STEP_OUTPUT_MAX_BYTES} bytes",
-                            op.user_step_id()
-                        );
-                        let too_large = error_object("StepOutputTooLarge", &message);
-                        outcome = AttemptOutcome::NonRetriable;
-                        error = Some(too_large.clone());
-                        json!({ "error": too_large })
-                    } else {
-                        json!({ "data": data })
+                    let memo = match output_too_large(op) {
+                        Some(message) => {
+                            let too_large = error_object("StepOutputTooLarge", &message);
+                            outcome = AttemptOutcome::NonRetriable;
+                            error = Some(too_large.clone());
+                            json!({ "error": too_large })
+                        }
+                        None => json!({ "data": op.data.clone().unwrap_or(Value::Null) }),
                     };
                     memos.push(memo_of(op, memo));
                     discovery_at.get_or_insert(self.now);

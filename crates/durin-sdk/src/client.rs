@@ -3,10 +3,13 @@
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
-use durin_protocol::{RegisterRequest, RegisterResponse, SendEventsResponse, headers};
+use durin_protocol::{
+    CheckpointRequest, RegisterRequest, RegisterResponse, SendEventsResponse, headers,
+};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::checkpoint::Checkpointing;
 use crate::error::ClientError;
 use crate::function::Function;
 
@@ -32,6 +35,8 @@ struct Inner {
     event_key: Option<String>,
     http: reqwest::Client,
     functions: RwLock<Vec<Function>>,
+    /// `None`: answer after every step even when the engine offers checkpointing.
+    checkpointing: RwLock<Option<Checkpointing>>,
 }
 
 /// An event to send to the engine.
@@ -110,6 +115,7 @@ impl Client {
                 event_key,
                 http: reqwest::Client::new(),
                 functions: RwLock::new(Vec::new()),
+                checkpointing: RwLock::new(Some(Checkpointing::default())),
             }),
         }
     }
@@ -120,6 +126,34 @@ impl Client {
 
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
+    }
+
+    /// Checkpoints with `config` when the engine offers it (the default is [`Checkpointing::default`]).
+    pub fn with_checkpointing(self, config: Checkpointing) -> Self {
+        self.set_checkpointing(Some(config));
+        self
+    }
+
+    /// Answers after every step, as in the classic protocol, even when the engine offers checkpointing.
+    pub fn without_checkpointing(self) -> Self {
+        self.set_checkpointing(None);
+        self
+    }
+
+    fn set_checkpointing(&self, config: Option<Checkpointing>) {
+        *self
+            .inner
+            .checkpointing
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+    }
+
+    pub(crate) fn checkpointing(&self) -> Option<Checkpointing> {
+        *self
+            .inner
+            .checkpointing
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn has_event_key(&self) -> bool {
@@ -208,6 +242,20 @@ impl Client {
         }
         let body = send(request, &url).await?;
         Ok(serde_json::from_slice(&body).ok())
+    }
+
+    /// Reports steps finished inside a call request (`POST /v1/checkpoint/{run_id}/async`).
+    pub(crate) async fn checkpoint(&self, request: &CheckpointRequest) -> Result<(), ClientError> {
+        let url = format!(
+            "{}/v1/checkpoint/{}/async",
+            self.inner.base_url, request.run_id
+        );
+        send(
+            self.request(reqwest::Method::POST, &url).json(request),
+            &url,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// A GET of the engine's API (for `use_api` call requests).

@@ -8,6 +8,8 @@ use durin_protocol::{CallRequest, OpCode, Operation, UserlandId, headers};
 use futures::FutureExt;
 use serde_json::{Value, json};
 
+use crate::checkpoint::{Checkpointer, FlushFailed};
+use crate::client::Client;
 use crate::error::Error;
 use crate::function::{Context, Handler};
 use crate::step::{ExecState, Executed, FoundKind, FoundStep, Step, panic_message};
@@ -34,7 +36,7 @@ impl Reply {
         Self::json(status, json!({"name": name, "message": message.into()}))
     }
 
-    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
@@ -53,8 +55,14 @@ impl IntoResponse for Reply {
 }
 
 /// Runs `handler` against `request`. `target` is the `stepId` of the request: `step` for a discovery, or
-/// the hashed id of a planned step to execute.
-pub(crate) async fn execute(handler: &Handler, request: CallRequest, target: &str) -> Reply {
+/// the hashed id of a planned step to execute. With checkpointing offered, sequential steps run one after
+/// another in this request and are reported to the engine as they finish (see `checkpoint.rs`).
+pub(crate) async fn execute(
+    client: &Client,
+    handler: &Handler,
+    request: CallRequest,
+    target: &str,
+) -> Reply {
     let CallRequest {
         event,
         events,
@@ -66,6 +74,7 @@ pub(crate) async fn execute(handler: &Handler, request: CallRequest, target: &st
         .max_attempts
         .is_some_and(|max| call.attempt.saturating_add(1) >= max);
     let discovery = target == durin_protocol::DISCOVERY_STEP_ID;
+    let mut checkpointer = Checkpointer::offered(client, &call, discovery);
     let state = ExecState::new(steps);
     let ctx = Context {
         event,
@@ -87,13 +96,34 @@ pub(crate) async fn execute(handler: &Handler, request: CallRequest, target: &st
                 let output = output.unwrap_or_else(|panic| {
                     Err(Error::new("Panic", panic_message(panic.as_ref())))
                 });
+                if let Err(failed) = flush(&mut checkpointer).await {
+                    return failed.into_reply();
+                }
                 return finished(output, last_attempt);
             }
             () = state.wake.notified() => {
                 if executing {
-                    match state.take_executed() {
-                        Some(executed) => return step_outcome(executed, last_attempt),
-                        None => continue,
+                    let Some(executed) = state.take_executed() else { continue };
+                    match (checkpointer.as_mut(), &executed.outcome) {
+                        (Some(checkpointer), Ok(value)) => {
+                            let value = value.clone();
+                            let mut op = operation(OpCode::StepRun, &executed.step);
+                            op.data = Some(value.clone());
+                            if let Err(failed) = checkpointer.push(op).await {
+                                return failed.into_reply();
+                            }
+                            // The step is stored (or buffered): the body takes its result and goes on.
+                            state.clear_found();
+                            executing = false;
+                            let _ = executed.resume.send(value);
+                            continue;
+                        }
+                        _ => {
+                            if let Err(failed) = flush(&mut checkpointer).await {
+                                return failed.into_reply();
+                            }
+                            return step_outcome(executed, last_attempt);
+                        }
                     }
                 }
                 let found = state.found();
@@ -103,7 +133,11 @@ pub(crate) async fn execute(handler: &Handler, request: CallRequest, target: &st
                 let chosen = if discovery {
                     // Immediate execution: only when it is the single new step of this pass.
                     let single = found.len() == 1 && found[0].kind == FoundKind::Run;
-                    (single && !call.disable_immediate_execution).then(|| &found[0])
+                    let may_run = match &checkpointer {
+                        Some(checkpointer) => checkpointer.has_time(),
+                        None => !call.disable_immediate_execution,
+                    };
+                    (single && may_run).then(|| &found[0])
                 } else {
                     found
                         .iter()
@@ -114,10 +148,23 @@ pub(crate) async fn execute(handler: &Handler, request: CallRequest, target: &st
                         state.permit(&step.hash);
                         executing = true;
                     }
-                    None => return planned(&found),
+                    None => {
+                        if let Err(failed) = flush(&mut checkpointer).await {
+                            return failed.into_reply();
+                        }
+                        return planned(&found);
+                    }
                 }
             }
         }
+    }
+}
+
+/// Reports what the checkpointer still buffers before the request answers.
+async fn flush(checkpointer: &mut Option<Checkpointer>) -> Result<(), FlushFailed> {
+    match checkpointer {
+        Some(checkpointer) => checkpointer.flush().await,
+        None => Ok(()),
     }
 }
 
@@ -142,7 +189,7 @@ fn finished(output: Result<Value, Error>, last_attempt: bool) -> Reply {
 
 /// The one step this request executed: `StepRun`, `StepError` (retry) or `StepFailed` (final).
 fn step_outcome(executed: Executed, last_attempt: bool) -> Reply {
-    let Executed { step, outcome } = executed;
+    let Executed { step, outcome, .. } = executed;
     let error = match outcome {
         Ok(value) => {
             let mut op = operation(OpCode::StepRun, &step);
@@ -204,7 +251,7 @@ fn operation(op: OpCode, step: &FoundStep) -> Operation {
     }
 }
 
-fn ops_reply(ops: &[Operation]) -> Reply {
+pub(crate) fn ops_reply(ops: &[Operation]) -> Reply {
     match serde_json::to_value(ops) {
         Ok(body) => Reply::json(StatusCode::PARTIAL_CONTENT, body),
         Err(error) => Reply::problem(

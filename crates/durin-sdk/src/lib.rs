@@ -23,6 +23,7 @@
 //! This crate depends on `durin-protocol` only: it must never depend on the engine, and it keeps no state
 //! between requests (every request replays the function from the memoized step results it carries).
 
+mod checkpoint;
 mod client;
 mod error;
 mod exec;
@@ -31,6 +32,7 @@ mod serve;
 mod step;
 mod time;
 
+pub use checkpoint::Checkpointing;
 pub use client::{Client, Event};
 pub use durin_protocol::EventPayload;
 pub use error::{ClientError, Error, RetryAt, StepError};

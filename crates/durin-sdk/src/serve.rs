@@ -206,7 +206,7 @@ async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
         step_id = %target,
         attempt = call.ctx.attempt
     );
-    exec::execute(handler, call, &target)
+    exec::execute(&app.client, handler, call, &target)
         .instrument(span)
         .await
         .into_response()

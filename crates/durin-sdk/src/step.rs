@@ -3,7 +3,8 @@
 //! Each request replays the function body from the top. A step whose hashed id is memoized in the request
 //! returns its stored result at once. A new step records itself as *found*, wakes the driver (see `exec.rs`)
 //! and then waits: either the driver permits it to execute (then it runs its closure once, records the
-//! outcome and waits forever) or the request is answered and the whole body future is dropped. Waiting
+//! outcome and waits: for the driver to hand its result back when the request checkpoints and goes on, or
+//! forever) or the request is answered and the whole body future is dropped. Waiting
 //! instead of returning lets every branch of a `futures::join!` report itself in the same pass, which is how
 //! parallel steps are discovered.
 
@@ -17,7 +18,7 @@ use futures::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::error::{Error, StepError};
 use crate::time;
@@ -58,10 +59,13 @@ pub(crate) struct FoundStep {
     pub(crate) kind: FoundKind,
 }
 
-/// The result of the one step a request executed.
+/// The result of a step this request executed.
 pub(crate) struct Executed {
     pub(crate) step: FoundStep,
     pub(crate) outcome: Result<Value, Error>,
+    /// Hands a successful result back to the waiting step so the body goes on (checkpointing). Dropped
+    /// unused when the request answers instead.
+    pub(crate) resume: oneshot::Sender<Value>,
 }
 
 #[derive(Default)]
@@ -106,6 +110,12 @@ impl ExecState {
         self.progress().executed.take()
     }
 
+    /// Forgets the steps found so far, once the one executed among them has been resumed: the body goes on
+    /// and what it reaches next is new.
+    pub(crate) fn clear_found(&self) {
+        self.progress().found.clear();
+    }
+
     pub(crate) fn permit(&self, hash: &str) {
         self.permit.send_replace(Some(hash.to_owned()));
     }
@@ -137,9 +147,20 @@ impl ExecState {
         }
     }
 
-    fn record_executed(&self, step: FoundStep, outcome: Result<Value, Error>) {
-        self.progress().executed = Some(Executed { step, outcome });
+    /// Records a step's outcome; the receiver yields its result if the request goes on (checkpointing).
+    fn record_executed(
+        &self,
+        step: FoundStep,
+        outcome: Result<Value, Error>,
+    ) -> oneshot::Receiver<Value> {
+        let (resume, resumed) = oneshot::channel();
+        self.progress().executed = Some(Executed {
+            step,
+            outcome,
+            resume,
+        });
         self.wake.notify_one();
+        resumed
     }
 }
 
@@ -215,8 +236,17 @@ impl Step {
             Ok(Err(error)) => Err(error.into()),
             Err(panic) => Err(Error::new("Panic", panic_message(panic.as_ref()))),
         };
-        self.state.record_executed(found, outcome);
-        std::future::pending().await
+        let resumed = self.state.record_executed(found, outcome);
+        match resumed.await {
+            Ok(value) => serde_json::from_value(value).map_err(|error| {
+                Error::new(
+                    "DeserializationError",
+                    format!("result of step {id:?} does not fit the expected type: {error}"),
+                )
+            }),
+            // The request answers with this step: the body is dropped where it stands.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Pauses the run for `duration`. The app is not called while the run sleeps.

@@ -86,10 +86,10 @@ pub(crate) struct DevArgs {
     /// Seconds a call to an app may take before the attempt fails as a timeout.
     #[arg(long, default_value_t = 300)]
     pub(crate) request_timeout: u64,
-    /// Send `ctx.fn_id` so the TypeScript SDK checkpoints: several steps per request, each reported to
-    /// `/v1/checkpoint/{run}/async` as it finishes.
+    /// Do not offer checkpointing (`ctx.fn_id`, `ctx.qi_id`): SDKs then answer after every step instead of
+    /// running several steps per request and reporting each to `/v1/checkpoint/{run}/async`.
     #[arg(long)]
-    pub(crate) checkpointing: bool,
+    pub(crate) no_checkpointing: bool,
     /// Log lines as human-readable text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,

@@ -81,7 +81,7 @@ fn config(args: &DevArgs) -> anyhow::Result<EngineConfig> {
         poll_interval: (!args.no_poll).then(|| Duration::from_secs(args.poll_interval)),
         discovery: !args.no_discovery,
         public_url: format!("http://{}:{}", args.host, args.port),
-        checkpointing: args.checkpointing,
+        checkpointing: !args.no_checkpointing,
         ..EngineConfig::default()
     })
 }

@@ -641,3 +641,79 @@ pub async fn finish_attempt_on_an_unknown_run_is_not_found(store: Arc<dyn Store>
     // The real run's job is untouched (still leased).
     assert_eq!(pending(&*store, "run-01").await.len(), 1);
 }
+
+/// JSON comes back exactly as it was given, in every place the store keeps some: an event's payload, a
+/// step's memo, an attempt's error, a run's output. Serialized again it is the same text, byte for byte:
+/// strings with NUL and other control characters, integers at the ends of `u64` and `i64`, fractions and
+/// exponents, deep nesting and empty containers.
+pub async fn json_values_come_back_exactly(store: Arc<dyn Store>) {
+    let tricky = json!({
+        "nul": "a\u{0}b",
+        "control": "\u{1}\t\n\r\u{1f}\u{7f}",
+        "text": "héllo ✓ 🦀 \u{2028} \"quoted\" back\\slash",
+        "max_u64": u64::MAX,
+        "min_i64": i64::MIN,
+        "fraction": 0.1,
+        "huge": 1.5e300,
+        "tiny": 5e-324,
+        "whole_float": 2.0,
+        "nested": [[[{"deep": [null, true, false, -0]}]]],
+        "empty_object": {},
+        "empty_list": [],
+        "": "empty key",
+    });
+    let text = |value: &Value| serde_json::to_string(value).expect("serialize");
+
+    let mut trigger = event("evt-tricky", "test/tricky", T0);
+    trigger.payload = tricky.clone();
+    let new = run("run-01", "fn", "evt-tricky", T0);
+    store
+        .accept_events(vec![trigger], vec![new])
+        .await
+        .expect("accept_events");
+    let job = claim_one(&*store, T0).await;
+    let mut last = finish(
+        AttemptRecord {
+            error: Some(tricky.clone()),
+            ..attempt_of(&job, AttemptOutcome::Ok, T0 + 1)
+        },
+        JobUpdate::Remove,
+    );
+    last.memos = vec![memo("s1", json!({"data": tricky.clone()}))];
+    last.finish_run = Some(RunFinal {
+        status: RunStatus::Completed,
+        output: Some(tricky.clone()),
+        ended_at: T0 + 1,
+    });
+    store.finish_attempt(last).await.expect("finish_attempt");
+
+    let payload = store
+        .get_event("evt-tricky")
+        .await
+        .expect("get_event")
+        .expect("event")
+        .payload;
+    let state = store
+        .load_run_state("run-01")
+        .await
+        .expect("load_run_state");
+    let memo = store.steps_for_run("run-01").await.expect("steps")[0]
+        .memo
+        .clone();
+    let error = store.attempts_for_run("run-01").await.expect("attempts")[0]
+        .error
+        .clone()
+        .expect("error");
+    let output = state.run.output.clone().expect("output");
+    let wrapped = text(&json!({"data": tricky.clone()}));
+    for (place, value, expected) in [
+        ("event payload", &payload, text(&tricky)),
+        ("run state event", &state.event, text(&tricky)),
+        ("memo (load_run_state)", &state.steps[0].1, wrapped.clone()),
+        ("memo (steps_for_run)", &memo, wrapped),
+        ("attempt error", &error, text(&tricky)),
+        ("run output", &output, text(&tricky)),
+    ] {
+        assert_eq!(text(value), expected, "{place}");
+    }
+}

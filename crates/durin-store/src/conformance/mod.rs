@@ -98,6 +98,7 @@ macro_rules! __conformance_list {
                 finish_attempt_emits_events_and_starts_runs,
                 finish_attempt_on_a_run_no_longer_running_only_records_the_attempt,
                 finish_attempt_on_an_unknown_run_is_not_found,
+                json_values_come_back_exactly,
             }
             reads {
                 reads_of_unknown_ids_are_empty,
@@ -113,6 +114,10 @@ macro_rules! __conformance_list {
                 concurrent_accept_events_all_succeed_and_are_readable,
                 a_failing_call_does_not_undo_concurrent_calls,
                 load_run_state_is_a_consistent_snapshot,
+                concurrent_last_branches_enqueue_exactly_one_discovery,
+                concurrent_accepts_of_one_run_create_it_once,
+                an_event_and_the_timeout_end_a_pause_once,
+                a_cancel_racing_the_last_attempt_wins_whole_or_not_at_all,
             }
         }
     };

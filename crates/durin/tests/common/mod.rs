@@ -38,8 +38,21 @@ pub(crate) fn step_attempts(attempts: &[serde_json::Value], step: &str) -> Vec<(
 
 /// Like [`start`], with the app served under `app_id` (function ids are `<app_id>-<slug>`).
 pub(crate) async fn start_as(app_id: &str, functions: Vec<Function>, args: &[&str]) -> Harness {
+    start_configured(app_id, |client| client, functions, args).await
+}
+
+/// Like [`start_as`], with the app's client set up by `configure` (e.g. its checkpointing).
+pub(crate) async fn start_configured(
+    app_id: &str,
+    configure: impl FnOnce(Client) -> Client,
+    functions: Vec<Function>,
+    args: &[&str],
+) -> Harness {
     let port = free_port().expect("free port");
-    let client = Client::with_base_url(app_id, format!("http://127.0.0.1:{port}"));
+    let client = configure(Client::with_base_url(
+        app_id,
+        format!("http://127.0.0.1:{port}"),
+    ));
     let app = serve_app(serve(client, functions))
         .await
         .expect("serve the app");

@@ -1,0 +1,186 @@
+//! Several Durin instances on one database: each a `PostgresStore` with its own pool and instance id.
+//! Needs a server: `eval "$(scripts/postgres)"` exports `DURIN_TEST_DATABASE_URL`.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use durin_core::RetryPolicy;
+use durin_store::{NewEvent, NewRun, Store, StoreError};
+use durin_store_postgres::PostgresStore;
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use support::TestDatabase;
+use tokio::task::JoinSet;
+
+const T0: i64 = 1_700_000_000_000;
+const LEASE_MS: i64 = 60_000;
+
+async fn start_runs(store: &dyn Store, count: usize) {
+    let events = (0..count)
+        .map(|n| NewEvent {
+            internal_id: format!("evt-{n:03}"),
+            name: "test/started".to_owned(),
+            payload: json!({"name": "test/started", "data": {"n": n}}),
+            received_at: T0,
+        })
+        .collect();
+    let runs = (0..count)
+        .map(|n| NewRun {
+            run_id: format!("run-{n:03}"),
+            function_id: "fn".to_owned(),
+            event_internal_id: format!("evt-{n:03}"),
+            idempotency_key: format!("key-{n:03}"),
+            started_at: T0,
+            policy: RetryPolicy::with_retries(1),
+        })
+        .collect();
+    let created = store
+        .accept_events(events, runs)
+        .await
+        .expect("accept_events");
+    assert_eq!(created.created_runs.len(), count);
+}
+
+/// Instances claiming from one queue at once never lease a job twice, and together drain it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_claiming_at_once_never_share_a_job() {
+    const JOBS: usize = 120;
+    let database = TestDatabase::create().await;
+    let instances = [
+        Arc::new(database.instance("node-a").await),
+        Arc::new(database.instance("node-b").await),
+        Arc::new(database.instance("node-c").await),
+    ];
+    start_runs(&*instances[0], JOBS).await;
+
+    let mut claims = JoinSet::new();
+    for instance in &instances {
+        for _ in 0..3 {
+            let instance = Arc::clone(instance);
+            claims.spawn(async move {
+                let mut claimed = Vec::new();
+                loop {
+                    let jobs = instance
+                        .claim_due_jobs(T0, 7, LEASE_MS)
+                        .await
+                        .expect("claim_due_jobs");
+                    if jobs.is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(jobs.into_iter().map(|job| job.job_id));
+                }
+            });
+        }
+    }
+    let mut all = Vec::new();
+    while let Some(joined) = claims.join_next().await {
+        all.extend(joined.expect("claim task"));
+    }
+    let distinct: BTreeSet<_> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "a job was leased twice");
+    assert_eq!(all.len(), JOBS);
+}
+
+/// `expire_all_leases` at an instance's start expires its own leases only: another instance's attempts
+/// may still be in flight. An instance restarted under the same id gets its jobs back as interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expire_all_leases_expires_only_the_instances_own_leases() {
+    let database = TestDatabase::create().await;
+    let node_a = database.instance("node-a").await;
+    let node_b = database.instance("node-b").await;
+    start_runs(&node_a, 3).await;
+    let by_a = node_a.claim_due_jobs(T0, 1, LEASE_MS).await.expect("claim");
+    let by_b = node_b.claim_due_jobs(T0, 1, LEASE_MS).await.expect("claim");
+    assert_eq!((by_a.len(), by_b.len()), (1, 1));
+    drop(node_a);
+
+    let node_a_again = database.instance("node-a").await;
+    assert_eq!(node_a_again.instance_id(), "node-a");
+    assert_eq!(node_a_again.expire_all_leases().await.expect("expire"), 1);
+
+    let mut claimed = node_a_again
+        .claim_due_jobs(T0, 10, LEASE_MS)
+        .await
+        .expect("claim");
+    claimed.sort_by(|a, b| a.job_id.cmp(&b.job_id));
+    let seen: Vec<_> = claimed
+        .iter()
+        .map(|job| (job.job_id.clone(), job.interrupted))
+        .collect();
+    let never_claimed = ["run-000-0", "run-001-0", "run-002-0"]
+        .into_iter()
+        .find(|id| *id != by_a[0].job_id && *id != by_b[0].job_id)
+        .expect("a third job");
+    let mut expected = vec![
+        (by_a[0].job_id.clone(), true),
+        (never_claimed.to_owned(), false),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected, "node-b's lease is untouched");
+    assert_eq!(node_b.expire_all_leases().await.expect("expire"), 1);
+}
+
+/// Instances starting together on an empty database migrate it once, one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_migrate_once() {
+    let database = TestDatabase::create().await;
+    let mut starts = JoinSet::new();
+    for n in 0..6 {
+        let url = database.url().to_owned();
+        starts.spawn(async move {
+            let mut options = durin_store_postgres::PostgresOptions::new(url);
+            options.instance_id = format!("node-{n}");
+            PostgresStore::connect_with(options).await
+        });
+    }
+    while let Some(joined) = starts.join_next().await {
+        joined.expect("task").expect("connect");
+    }
+    let mut connection = PgConnection::connect(database.url())
+        .await
+        .expect("connect");
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM durin_schema_migrations ORDER BY version")
+            .fetch_all(&mut connection)
+            .await
+            .expect("versions");
+    assert_eq!(versions, vec![1]);
+    connection.close().await.ok();
+}
+
+/// A database migrated by a newer Durin is refused rather than misread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_newer_than_the_build_is_refused() {
+    let database = TestDatabase::create().await;
+    database.instance("node-a").await;
+    let mut connection = PgConnection::connect(database.url())
+        .await
+        .expect("connect");
+    sqlx::query("INSERT INTO durin_schema_migrations (version, applied_at) VALUES (99, 0)")
+        .execute(&mut connection)
+        .await
+        .expect("insert");
+    connection.close().await.ok();
+    match PostgresStore::connect(database.url()).await {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("99"), "{message}"),
+        Err(other) => panic!("expected Corrupt, got {other:?}"),
+        Ok(_) => panic!("expected Corrupt, got a store"),
+    }
+}
+
+/// A server that cannot be reached is `Unavailable`, not a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_unavailable() {
+    // Port 1 on loopback: nothing listens there.
+    let mut options =
+        durin_store_postgres::PostgresOptions::new("postgres://durin@127.0.0.1:1/durin");
+    options.max_connections = 1;
+    options.acquire_timeout = std::time::Duration::from_secs(1);
+    match PostgresStore::connect_with(options).await {
+        Err(StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("expected Unavailable, got {other:?}"),
+        Ok(_) => panic!("expected Unavailable, got a store"),
+    }
+}
