@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use durin_sdk::{Client, serve};
+use durin_sdk::{Checkpointing, Client, serve};
 use durin_testkit::{ServedApp, free_port, serve_app};
 
 use crate::app::{APP_ID, Probe};
@@ -63,6 +63,11 @@ pub(crate) struct Opts {
     /// How the SDK executes: `classic` starts every engine with `--no-checkpointing`.
     #[arg(long, alias = "ts-mode", value_enum, default_value_t = Mode::Checkpoint)]
     pub(crate) mode: Mode,
+    /// With `--sdk rust` in checkpoint mode: the SDK's `Checkpointing::buffered_steps` (1 stores every step
+    /// before the next starts; N lets N - 1 finished steps be unstored while reports go out in the
+    /// background).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) buffered_steps: u16,
     /// Repetitions per figure (the table shows their median). W6 always runs once.
     #[arg(long, default_value_t = 3)]
     pub(crate) reps: usize,
@@ -203,7 +208,11 @@ async fn main() -> anyhow::Result<()> {
     let probe = Arc::new(Probe::default());
     let (app, app_url, app_meta) = match opts.sdk {
         Sdk::Rust => {
-            let client = Client::with_base_url(APP_ID, format!("http://127.0.0.1:{port}"));
+            let client = Client::with_base_url(APP_ID, format!("http://127.0.0.1:{port}"))
+                .with_checkpointing(Checkpointing {
+                    buffered_steps: usize::from(opts.buffered_steps),
+                    ..Checkpointing::default()
+                });
             let app = serve_app(serve(client, app::functions(&probe)))
                 .await
                 .context("serving the app")?;
@@ -211,6 +220,7 @@ async fn main() -> anyhow::Result<()> {
             let meta = serde_json::json!({
                 "app": "durin-sdk, in the harness's process",
                 "mode": format!("{:?}", opts.mode).to_ascii_lowercase(),
+                "buffered_steps": opts.buffered_steps,
             });
             (
                 App {

@@ -11,17 +11,20 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use durin_protocol::{CallContext, CheckpointRequest, Operation};
+use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::exec::{Reply, ops_reply};
 
-/// How the SDK checkpoints when the engine offers it. [`Checkpointing::default`] reports every step
-/// before the next one starts (the safest setting, and the official TypeScript SDK's default).
+/// How the SDK checkpoints when the engine offers it. [`Checkpointing::default`] stores every step before
+/// the next one starts (the safest setting, and the official TypeScript SDK's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpointing {
-    /// Steps buffered before they are reported together (1 = every step at once). More steps per report
-    /// means fewer round trips, and more steps to run again if the app dies before reporting them.
+    /// How many finished steps may still be unstored while the function goes on, plus one: with 1, each
+    /// step is stored before the next starts; with N, reports go out in the background (one at a time,
+    /// each carrying every step finished meanwhile) and the function waits only when N - 1 finished steps
+    /// are unstored. Unstored steps run again if the app dies, as a step whose answer was lost does.
     pub buffered_steps: usize,
     /// How long one request may keep running steps before it hands the run back to the engine, which
     /// calls again at once (keeps every request well inside the engine's request timeout).
@@ -37,11 +40,11 @@ impl Default for Checkpointing {
     }
 }
 
-/// Why buffered steps could not be reported.
+/// Why finished steps could not be stored.
 pub(crate) enum FlushFailed {
     /// The engine no longer expects this request (the run ended, or the attempt was given up on): stop.
     Stale(String),
-    /// The report failed otherwise: answer the call with the buffered steps instead, so none is lost.
+    /// A report failed otherwise: answer the call with the unstored steps instead, so none is lost.
     Fallback(Vec<Operation>),
 }
 
@@ -57,6 +60,9 @@ impl FlushFailed {
     }
 }
 
+/// A report on its way: its answer, and its steps back when it failed.
+type Report = JoinHandle<Result<(), (ClientError, Vec<Operation>)>>;
+
 /// The checkpointing state of one call request.
 pub(crate) struct Checkpointer {
     client: Client,
@@ -65,7 +71,10 @@ pub(crate) struct Checkpointer {
     fn_id: String,
     qi_id: String,
     started: Instant,
-    buffer: Vec<Operation>,
+    /// Finished steps not sent yet, in order.
+    pending: Vec<Operation>,
+    /// The report in flight (at most one, so the engine stores steps in order) and its step count.
+    in_flight: Option<(Report, usize)>,
 }
 
 impl Checkpointer {
@@ -85,7 +94,8 @@ impl Checkpointer {
             fn_id: fn_id.clone(),
             qi_id: qi_id.clone(),
             started: Instant::now(),
-            buffer: Vec::new(),
+            pending: Vec::new(),
+            in_flight: None,
         })
     }
 
@@ -94,38 +104,82 @@ impl Checkpointer {
         self.started.elapsed() < self.config.max_runtime
     }
 
-    /// Buffers a finished step; reports the buffer when it is full.
+    /// Takes a finished step; returns once few enough steps are unstored for the function to go on.
     pub(crate) async fn push(&mut self, op: Operation) -> Result<(), FlushFailed> {
-        self.buffer.push(op);
-        if self.buffer.len() >= self.config.buffered_steps.max(1) {
-            self.flush().await
-        } else {
-            Ok(())
+        self.pending.push(op);
+        self.settle(self.config.buffered_steps.max(1) - 1).await
+    }
+
+    /// Stores every finished step, before the request answers.
+    pub(crate) async fn flush(&mut self) -> Result<(), FlushFailed> {
+        self.settle(0).await
+    }
+
+    /// Sends what waits whenever no report is in flight, until at most `unstored` steps are unstored.
+    async fn settle(&mut self, unstored: usize) -> Result<(), FlushFailed> {
+        loop {
+            if self
+                .in_flight
+                .as_ref()
+                .is_some_and(|(report, _)| report.is_finished())
+            {
+                self.collect().await?;
+            }
+            if self.in_flight.is_none() && !self.pending.is_empty() {
+                self.send();
+            }
+            let in_flight = self.in_flight.as_ref().map_or(0, |(_, steps)| *steps);
+            if in_flight + self.pending.len() <= unstored {
+                return Ok(());
+            }
+            self.collect().await?;
         }
     }
 
-    /// Reports every buffered step. On failure the buffer is handed back in the error.
-    pub(crate) async fn flush(&mut self) -> Result<(), FlushFailed> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let steps = std::mem::take(&mut self.buffer);
+    fn send(&mut self) {
+        let steps = std::mem::take(&mut self.pending);
+        let count = steps.len();
+        let client = self.client.clone();
         let request = CheckpointRequest {
             run_id: self.run_id.clone(),
             fn_id: self.fn_id.clone(),
             qi_id: self.qi_id.clone(),
             steps,
         };
-        match self.client.checkpoint(&request).await {
-            Ok(()) => Ok(()),
-            Err(ClientError::Status {
-                status: 409, body, ..
-            }) => Err(FlushFailed::Stale(body)),
-            Err(error) => {
-                tracing::warn!(%error, run_id = %self.run_id, "checkpoint failed; answering with the steps instead");
-                Err(FlushFailed::Fallback(request.steps))
-            }
+        let report = tokio::spawn(async move {
+            client
+                .checkpoint(&request)
+                .await
+                .map_err(|error| (error, request.steps))
+        });
+        self.in_flight = Some((report, count));
+    }
+
+    /// Waits for the report in flight, if any.
+    async fn collect(&mut self) -> Result<(), FlushFailed> {
+        let Some((report, _)) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (error, mut steps) = match report.await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(failed)) => failed,
+            Err(join) => (
+                ClientError::Transport {
+                    url: "checkpoint".to_owned(),
+                    message: join.to_string(),
+                },
+                Vec::new(),
+            ),
+        };
+        if let ClientError::Status {
+            status: 409, body, ..
+        } = error
+        {
+            return Err(FlushFailed::Stale(body));
         }
+        tracing::warn!(%error, run_id = %self.run_id, "checkpoint failed; answering with the steps instead");
+        steps.append(&mut self.pending);
+        Err(FlushFailed::Fallback(steps))
     }
 }
 
@@ -157,6 +211,109 @@ mod tests {
         assert!(offer(&no_immediate, true).is_none());
         let disabled = Client::with_base_url("app", "http://127.0.0.1:1").without_checkpointing();
         assert!(Checkpointer::offered(&disabled, &call(Some("f"), Some("q"), 0), true).is_none());
+    }
+
+    fn step(index: usize) -> Operation {
+        Operation {
+            op: durin_protocol::OpCode::StepRun,
+            id: format!("hash-{index}"),
+            name: Some(format!("s{index}")),
+            display_name: None,
+            opts: None,
+            data: Some(serde_json::json!(index)),
+            error: None,
+            userland: None,
+        }
+    }
+
+    /// A stand-in engine that stores checkpoints after `delay`, one batch per request, and counts how
+    /// many requests overlap.
+    #[derive(Default)]
+    struct Engine {
+        batches: std::sync::Mutex<Vec<Vec<String>>>,
+        in_flight: std::sync::atomic::AtomicUsize,
+        overlapped: std::sync::atomic::AtomicBool,
+    }
+
+    impl Engine {
+        fn stored(&self) -> Vec<String> {
+            self.batches.lock().expect("lock").concat()
+        }
+    }
+
+    async fn engine(delay: Duration) -> (Client, std::sync::Arc<Engine>) {
+        use std::sync::atomic::Ordering;
+        let state = std::sync::Arc::new(Engine::default());
+        let shared = state.clone();
+        let router = axum::Router::new().route(
+            "/v1/checkpoint/{run}/async",
+            axum::routing::post(move |axum::Json(body): axum::Json<CheckpointRequest>| {
+                let state = shared.clone();
+                async move {
+                    if state.in_flight.fetch_add(1, Ordering::SeqCst) > 0 {
+                        state.overlapped.store(true, Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(delay).await;
+                    let names = body.steps.iter().filter_map(|op| op.name.clone()).collect();
+                    state.batches.lock().expect("lock").push(names);
+                    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    "{}"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (
+            Client::with_base_url("app", format!("http://{address}")),
+            state,
+        )
+    }
+
+    #[tokio::test]
+    async fn by_default_each_step_is_stored_before_the_next_starts() {
+        let (client, engine) = engine(Duration::from_millis(5)).await;
+        let mut checkpointer =
+            Checkpointer::offered(&client, &call(Some("f"), Some("q"), 0), true).expect("offered");
+        for index in 0..4 {
+            assert!(checkpointer.push(step(index)).await.is_ok());
+            assert_eq!(engine.stored().len(), index + 1, "step {index} is stored");
+        }
+        let batches = engine.batches.lock().expect("lock").clone();
+        assert_eq!(
+            batches,
+            vec![vec!["s0"], vec!["s1"], vec!["s2"], vec!["s3"]]
+        );
+    }
+
+    #[tokio::test]
+    async fn buffered_steps_go_out_in_order_one_report_at_a_time_within_the_bound() {
+        let (client, engine) = engine(Duration::from_millis(20)).await;
+        let client = client.with_checkpointing(Checkpointing {
+            buffered_steps: 3,
+            max_runtime: Duration::from_secs(10),
+        });
+        let mut checkpointer =
+            Checkpointer::offered(&client, &call(Some("f"), Some("q"), 0), true).expect("offered");
+        for index in 0..10 {
+            assert!(checkpointer.push(step(index)).await.is_ok());
+            let unstored = index + 1 - engine.stored().len();
+            assert!(
+                unstored <= 2,
+                "{unstored} steps unstored after step {index}"
+            );
+        }
+        assert!(checkpointer.flush().await.is_ok());
+        let expected: Vec<String> = (0..10).map(|index| format!("s{index}")).collect();
+        assert_eq!(engine.stored(), expected, "every step stored, in order");
+        let batches = engine.batches.lock().expect("lock").len();
+        assert!(
+            batches < 10,
+            "steps finished meanwhile share a report ({batches} reports)"
+        );
+        assert!(!engine.overlapped.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[tokio::test]
