@@ -44,15 +44,23 @@ pub(crate) fn insert(c: &Connection, pause: &NewPause) -> Result<()> {
     )
 }
 
+// In a join, `column = ?1` lets SQLite's constant propagation depend on the bound value, so the statement
+// would be compiled again on every execution; `CAST(?1 AS TEXT)` keeps one plan (the same index is used).
+const RESOLVE_SQL: &str = "SELECT p.run_id, p.step_id, p.step_name, p.timeout_memo FROM pauses p
+     JOIN runs r ON r.run_id = p.run_id AND r.status = 'Running'
+     WHERE p.pause_id = CAST(?1 AS TEXT)";
+
+const PENDING_SQL: &str = "SELECT p.pause_id, p.run_id, p.step_id, p.step_name, p.kind, p.event_name, p.expression,
+        p.policy, p.expires_at, e.payload
+     FROM pauses p JOIN runs r ON r.run_id = p.run_id JOIN events e ON e.internal_id = r.event_internal_id
+     WHERE p.event_name = CAST(?1 AS TEXT) AND r.status = 'Running'
+     ORDER BY p.pause_id";
+
 /// Applies each resolution whose pause is still pending and whose run is still running.
 pub(crate) fn resolve(c: &Connection, resolutions: &[PauseResolution]) -> Result<()> {
     for resolution in resolutions {
         let pending: Option<(String, String, String, String)> = c
-            .prepare_cached(
-                "SELECT p.run_id, p.step_id, p.step_name, p.timeout_memo FROM pauses p
-                 JOIN runs r ON r.run_id = p.run_id AND r.status = 'Running'
-                 WHERE p.pause_id = ?1",
-            )
+            .prepare_cached(RESOLVE_SQL)
             .map_err(unavailable)?
             .query_row(params![resolution.pause_id], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -105,15 +113,7 @@ pub(crate) fn delete_for_run(c: &Connection, run_id: &str) -> Result<()> {
 }
 
 pub(crate) fn pending(c: &Connection, event_names: &[String]) -> Result<Vec<PauseRecord>> {
-    let mut statement = c
-        .prepare_cached(
-            "SELECT p.pause_id, p.run_id, p.step_id, p.step_name, p.kind, p.event_name, p.expression, p.policy,
-                    p.expires_at, e.payload
-             FROM pauses p JOIN runs r ON r.run_id = p.run_id JOIN events e ON e.internal_id = r.event_internal_id
-             WHERE p.event_name = ?1 AND r.status = 'Running'
-             ORDER BY p.pause_id",
-        )
-        .map_err(unavailable)?;
+    let mut statement = c.prepare_cached(PENDING_SQL).map_err(unavailable)?;
     let mut pauses = Vec::new();
     for name in event_names {
         let mut rows = statement.query(params![name]).map_err(unavailable)?;
@@ -141,4 +141,35 @@ pub(crate) fn pending(c: &Connection, event_names: &[String]) -> Result<Vec<Paus
         }
     }
     Ok(pauses)
+}
+
+#[cfg(test)]
+mod tests {
+    use durin_store::StoreError;
+    use rusqlite::StatementStatus;
+
+    use super::*;
+
+    #[test]
+    fn the_pause_lookups_keep_their_compiled_plan_across_values() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let c = crate::connection::open_writer(&dir.path().join("store.db"))?;
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        pending(&c, &names)?;
+        pending(&c, &names)?;
+        let compiled_again = |sql: &str| -> Result<i32> {
+            let statement = c.prepare_cached(sql).map_err(unavailable)?;
+            Ok(statement.get_status(StatementStatus::RePrepare))
+        };
+        assert_eq!(compiled_again(PENDING_SQL)?, 0);
+        for pause_id in ["p1", "p2", "p3"] {
+            c.prepare_cached(RESOLVE_SQL)
+                .map_err(unavailable)?
+                .query_row(params![pause_id], |_| Ok(()))
+                .optional()
+                .map_err(unavailable)?;
+        }
+        assert_eq!(compiled_again(RESOLVE_SQL)?, 0);
+        Ok(())
+    }
 }

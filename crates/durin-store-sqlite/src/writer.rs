@@ -61,14 +61,17 @@ fn in_savepoint<R>(
     connection: &Connection,
     write: impl FnOnce(&Connection) -> Result<R>,
 ) -> Result<R> {
-    connection
-        .execute_batch("SAVEPOINT write")
-        .map_err(unavailable)?;
+    // Cached: every write runs these two, so they are compiled once rather than parsed each time.
+    let run = |sql: &str| {
+        connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map_err(unavailable)
+    };
+    run("SAVEPOINT write")?;
     match write(connection) {
         Ok(value) => {
-            connection
-                .execute_batch("RELEASE write")
-                .map_err(unavailable)?;
+            run("RELEASE write")?;
             Ok(value)
         }
         Err(error) => {
