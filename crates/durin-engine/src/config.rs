@@ -8,6 +8,10 @@ pub struct EngineConfig {
     pub knobs: BackoffKnobs,
     /// Longest a single call to an app may take before the attempt counts as a timeout error.
     pub request_timeout: Duration,
+    /// How long a job's lease outlives `request_timeout`: room to record the attempt after the call, and
+    /// for clocks of instances sharing a store that disagree. A job whose engine died is claimed again
+    /// (as interrupted) `request_timeout + lease_margin` after it was claimed.
+    pub lease_margin: Duration,
     /// Most calls to apps in flight at once.
     pub max_in_flight: usize,
     /// App URLs given on the command line (`-u`), synced at start and on every poll.
@@ -28,6 +32,7 @@ impl Default for EngineConfig {
         Self {
             knobs: BackoffKnobs::default(),
             request_timeout: Duration::from_secs(300),
+            lease_margin: Duration::from_secs(60),
             max_in_flight: 256,
             sdk_urls: Vec::new(),
             poll_interval: Some(Duration::from_secs(5)),

@@ -1,5 +1,6 @@
 //! The `Engine` handle: shared state and the entry points the server and the binary call.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use durin_core::{Clock, FunctionConfig};
@@ -24,6 +25,9 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     /// Active functions, reloaded from the store after every sync.
     pub(crate) functions: RwLock<Arc<Vec<FunctionConfig>>>,
+    /// Counts the writes to `functions` by registrations (made under its write lock), so that a periodic
+    /// refresh that read the store before one of them does not undo it.
+    pub(crate) registrations: AtomicU64,
     /// Wakes the scheduler when jobs were enqueued.
     pub(crate) wake: Notify,
     pub(crate) in_flight: Arc<Semaphore>,
@@ -76,6 +80,7 @@ impl Engine {
                 clock,
                 http,
                 functions: RwLock::new(Arc::new(functions)),
+                registrations: AtomicU64::new(0),
                 wake: Notify::new(),
                 in_flight,
                 dispatches: Dispatches::default(),
@@ -83,10 +88,12 @@ impl Engine {
         })
     }
 
-    /// Starts the scheduler and the app sync loop in the background.
+    /// Starts the scheduler, the app sync loop and the watch for functions changed through other
+    /// instances in the background.
     pub fn start(&self) {
         tokio::spawn(crate::scheduler::run(self.clone()));
         tokio::spawn(crate::sync::run(self.clone()));
+        tokio::spawn(crate::sync::watch_functions(self.clone()));
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -110,9 +117,26 @@ impl Engine {
 
     pub(crate) async fn reload_functions(&self) -> Result<(), EngineError> {
         let functions = Arc::new(self.inner.store.list_functions().await?);
-        match self.inner.functions.write() {
-            Ok(mut guard) => *guard = functions,
-            Err(poisoned) => *poisoned.into_inner() = functions,
+        let mut guard = match self.inner.functions.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = functions;
+        self.inner.registrations.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reloads the functions from the store unless a registration wrote the cache meanwhile: its sync may
+    /// not have been stored when this read the store, and it reloads the cache itself once it is.
+    pub(crate) async fn refresh_functions(&self) -> Result<(), EngineError> {
+        let before = self.inner.registrations.load(Ordering::SeqCst);
+        let functions = Arc::new(self.inner.store.list_functions().await?);
+        let mut guard = match self.inner.functions.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if self.inner.registrations.load(Ordering::SeqCst) == before {
+            *guard = functions;
         }
         Ok(())
     }
@@ -127,10 +151,12 @@ impl Engine {
             .collect();
         merged.extend(functions.iter().cloned());
         let merged = Arc::new(merged);
-        match self.inner.functions.write() {
-            Ok(mut guard) => *guard = merged,
-            Err(poisoned) => *poisoned.into_inner() = merged,
-        }
+        let mut guard = match self.inner.functions.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = merged;
+        self.inner.registrations.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn wake_scheduler(&self) {

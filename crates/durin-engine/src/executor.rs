@@ -69,6 +69,8 @@ impl Engine {
             .post(url)
             .header(headers::RUN_ID, &state.run.run_id)
             .header(headers::STEP_ID, step_id)
+            .header(headers::REQUEST_ID, ulid::Ulid::generate().to_string())
+            .header(headers::JOB_ID, &job.job_id)
             .header(headers::REQ_VERSION, state.request_version.to_string())
             .header(headers::SERVER_KIND, headers::SERVER_KIND_DEV)
             .timeout(self.inner.config.request_timeout)

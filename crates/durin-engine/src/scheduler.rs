@@ -15,7 +15,8 @@ use crate::telemetry;
 
 /// Most jobs claimed in one store call.
 const CLAIM_BATCH: usize = 256;
-/// The loop looks at the store at least this often, whatever it was told.
+/// The loop looks at the store at least this often, whatever it was told (or not told: wake-ups from other
+/// instances sharing the store are hints).
 const MAX_IDLE: Duration = Duration::from_secs(1);
 /// After a store error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_millis(500);
@@ -70,13 +71,15 @@ pub(crate) async fn run(engine: Engine) {
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = engine.inner.wake.notified() => {}
+            // Another instance on the same store enqueued or released a job due soon.
+            () = engine.store().wait_for_jobs() => {}
         }
     }
 }
 
 /// A lease outlives the longest call, so a live attempt is never taken over.
 fn lease_ms(engine: &Engine) -> i64 {
-    let timeout = engine.config().request_timeout + Duration::from_secs(60);
+    let timeout = engine.config().request_timeout + engine.config().lease_margin;
     i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -125,10 +125,28 @@ pub(crate) async fn run(engine: Engine) {
         }
         let syncs = urls.iter().map(|url| engine.sync_app(url));
         futures::future::join_all(syncs).await;
+        // An app may have registered with another instance sharing the store (an app's registration
+        // goes to whichever instance its engine URL reaches); `watch_functions` hears of it at once when
+        // the store can say so, this catches up otherwise.
+        if let Err(error) = engine.refresh_functions().await {
+            tracing::error!(%error, "cannot reload the functions from the store");
+        }
         match config.poll_interval {
             Some(interval) => tokio::time::sleep(interval).await,
             None if config.discovery => tokio::time::sleep(Duration::from_secs(5)).await,
             None => return,
+        }
+    }
+}
+
+/// Reloads the functions whenever another instance sharing the store changed them (never, on a store
+/// with one user): an event it receives then starts runs of an app synced through another instance.
+pub(crate) async fn watch_functions(engine: Engine) {
+    loop {
+        engine.store().wait_for_functions().await;
+        if let Err(error) = engine.refresh_functions().await {
+            tracing::error!(%error, "cannot reload the functions from the store");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }

@@ -11,6 +11,10 @@ pub const RUN_ID: &str = "x-run-id";
 pub const STEP_ID: &str = "x-inngest-step-id";
 pub const SIGNATURE: &str = "x-inngest-signature";
 pub const EVENT_ID_SEED: &str = "x-inngest-event-id-seed";
+/// A call's own id, new for every request (the TypeScript SDK's `ctx.requestId`).
+pub const REQUEST_ID: &str = "x-request-id";
+/// The job a call runs, the same for every attempt of it (the TypeScript SDK's `ctx.jobId`).
+pub const JOB_ID: &str = "x-inngest-job-id";
 
 /// The server kind Durin announces in development mode.
 pub const SERVER_KIND_DEV: &str = "dev";

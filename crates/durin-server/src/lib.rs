@@ -1,11 +1,13 @@
-//! Durin's HTTP surface: the event API (`/e/{key}`), app registration (`/fn/register`) and the REST API
-//! (`/v1`). Handlers are thin: extract, call the engine or the store, shape the answer.
+//! Durin's HTTP surface: the event API (`/e/{key}`), app registration (`/fn/register`), the REST API
+//! (`/v1`) and the read-only GraphQL endpoint the official SDKs' test suites read results through
+//! (`/v0/gql`). Handlers are thin: extract, call the engine or the store, shape the answer.
 //!
 //! **Architecture invariant:** no engine logic lives here; every write goes through `durin_engine::Engine`.
 
 mod api_error;
 mod dashboard;
 mod events;
+mod gql;
 mod metrics;
 mod openapi;
 mod register;
@@ -29,6 +31,7 @@ pub fn app(engine: Engine) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi::serve))
         .nest("/v1", rest::routes())
+        .merge(gql::routes())
         .merge(dashboard::routes())
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(engine)

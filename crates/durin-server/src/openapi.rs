@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI document of the whole HTTP API, generated from the code with `utoipa`.
 //!
 //! The `/v1` paths come from the REST router itself (`rest::api`, built with `utoipa_axum`); the event and
-//! register APIs from their handlers' `#[utoipa::path]`; response shapes from the types in `views`. This
+//! register APIs and the GraphQL endpoint from their handlers' `#[utoipa::path]`; response shapes from the types in `views`. This
 //! module adds only what has no Rust type of its own in this crate: the schemas of request bodies that are
 //! wire types of `durin-protocol` (read by the engine, mirrored here field for field), and the paths of the
 //! plain-text routes served outside this crate's handlers (`/health`, `/metrics`).
@@ -26,7 +26,14 @@ use crate::api_error::{ApiError, ErrorBody};
             {...}}`; errors are `{\"error\": \"<message>\", \"status\": N}`. Times are RFC 3339 strings; \
             Durin's own shapes add `*_ms` fields (Unix milliseconds)."
     ),
-    paths(crate::events::send, crate::register::register, health, metrics, serve),
+    paths(
+        crate::events::send,
+        crate::register::register,
+        crate::gql::http::graphql,
+        health,
+        metrics,
+        serve
+    ),
     tags(
         (name = "events", description = "Send and read events."),
         (name = "runs", description = "Read and steer runs: steps, attempts, jobs, cancel, rerun, retry."),

@@ -597,6 +597,23 @@ async fn real_answers_match_their_schemas() {
     v.check("DELETE", "/v1/runs/{id}", &unknown);
     let steps = call(app, "GET", &format!("/v1/runs/{run_id}/steps"), None).await;
     v.check("GET", "/v1/runs/{id}/steps", &steps);
+    // GraphQL: an answer, an answer with errors (a query that does not parse), and a body that is not a
+    // GraphQL request at all.
+    let query = json!({
+        "query": "query ($id: String!) { run(runID: $id) { status output trace { name childrenSpans { name } } } }",
+        "variables": { "id": run_id },
+    });
+    let answered = call(app, "POST", "/v0/gql", Some(&query)).await;
+    assert_eq!(answered.status, StatusCode::OK);
+    assert!(answered.json()["data"]["run"]["status"].is_string());
+    v.check("POST", "/v0/gql", &answered);
+    let broken = call(app, "POST", "/v0/gql", Some(&json!({ "query": "{ run(" }))).await;
+    assert_eq!(broken.status, StatusCode::OK);
+    assert!(broken.json()["errors"][0]["message"].is_string());
+    v.check("POST", "/v0/gql", &broken);
+    let not_graphql = call(app, "POST", "/v0/gql", Some(&json!({ "variables": 1 }))).await;
+    assert_eq!(not_graphql.status, StatusCode::BAD_REQUEST);
+    v.check("POST", "/v0/gql", &not_graphql);
     let retried = call(app, "POST", "/v1/runs/nope/retry-now", None).await;
     v.check("POST", "/v1/runs/{id}/retry-now", &retried);
     let checkpoint = json!({ "run_id": "nope", "fn_id": "x", "steps": [] });

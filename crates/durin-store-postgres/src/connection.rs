@@ -2,21 +2,48 @@
 
 use std::str::FromStr;
 
-use sqlx::PgPool;
+use durin_store::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::PostgresOptions;
 use crate::error::{Result, corrupt};
 
 /// Migrations in order; the table `durin_schema_migrations` records which have been applied. Append only.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_wakeups.sql"),
+];
 
 /// The advisory lock held while migrating, so that instances starting together migrate one at a time and
 /// the later ones find the schema done. Any fixed number: it only has to be Durin's own ("durin" + 1).
 const MIGRATION_LOCK: i64 = 0x0064_7572_696e_0001;
 
+/// The connection settings of `options.url`; an error names what is wrong with the URL.
+pub(crate) fn connect_options(options: &PostgresOptions) -> Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(&options.url)?.application_name("durin"))
+}
+
+/// The pool, connected (one connection at least) and migrated.
 pub(crate) async fn connect(options: &PostgresOptions) -> Result<PgPool> {
-    let connect = PgConnectOptions::from_str(&options.url)?.application_name("durin");
+    let connect = connect_options(options)?;
+    // One connection first, on its own: the pool would only report that it timed out, this says why
+    // (refused, authentication, no such database).
+    match tokio::time::timeout(
+        options.acquire_timeout,
+        PgConnection::connect_with(&connect),
+    )
+    .await
+    {
+        Ok(first) => first?.close().await?,
+        Err(_) => {
+            return Err(StoreError::Unavailable(format!(
+                "no connection within {:?}",
+                options.acquire_timeout
+            ))
+            .into());
+        }
+    }
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .acquire_timeout(options.acquire_timeout)

@@ -143,13 +143,23 @@ pub(crate) struct NewJobRow<'a> {
 /// Enqueues a job unless the run already has a job of the same kind and step. A discovery requested while
 /// the run's discovery job is in flight marks that job to run again when it is done: its request was built
 /// from older state. A discovery is not enqueued while the run still has branches outstanding (planned
-/// steps, waits, sleeps): the last branch to end enqueues it (Inngest's default parallel mode, "wait").
+/// steps, waits, sleeps): the last branch to end enqueues it (Inngest's default parallel mode, "wait"),
+/// and lifts the run's `disable_immediate` flag.
 ///
 /// The caller holds the run's lock (`locks::lock_runs`), or created the run in this transaction: the
 /// outstanding branches read here cannot change before the commit.
 pub(crate) async fn insert_job(c: &mut PgConnection, job: &NewJobRow<'_>) -> Result<()> {
-    if *job.kind == JobKind::Discovery && has_outstanding_branches(c, job.run_id).await? {
-        return Ok(());
+    if *job.kind == JobKind::Discovery {
+        if has_outstanding_branches(c, job.run_id).await? {
+            return Ok(());
+        }
+        // The parallel branches are over: steps may run at once again (Inngest lifts ForceStepPlan here).
+        sqlx::query(
+            "UPDATE runs SET disable_immediate = FALSE WHERE run_id = $1 AND disable_immediate",
+        )
+        .bind(job.run_id)
+        .execute(&mut *c)
+        .await?;
     }
     let (kind, step_id, step_name) = job_kind_columns(job.kind);
     // The upsert locks the existing job even when it changes nothing, so a claim cannot lease it (and

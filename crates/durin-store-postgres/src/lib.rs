@@ -14,6 +14,9 @@
 //! - `expire_all_leases` expires only the leases of this store's instance id (see
 //!   [`PostgresStore::instance_id`]); another instance's leases may be in flight.
 //! - Migrations are embedded and applied at connect under an advisory lock.
+//! - **Wake-ups**: triggers announce jobs due soon and changed functions on `LISTEN`/`NOTIFY` channels,
+//!   so that every instance hears at once of a job another instance enqueued (`Store::wait_for_jobs`)
+//!   and of an app synced through another instance (`Store::wait_for_functions`).
 //!
 //! Driver: `sqlx` (PostgreSQL, tokio), without its query macros or offline data: a maintained async
 //! driver with a connection pool, per-connection prepared-statement caching, URL parsing (`sslmode`, ...)
@@ -34,5 +37,8 @@ mod queue;
 mod reads;
 mod store;
 mod transaction;
+mod wakeups;
 
-pub use store::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresOptions, PostgresStore};
+pub use store::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, InvalidUrl, PostgresOptions, PostgresStore,
+};

@@ -155,6 +155,19 @@ pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish)
         }
     }
 
+    // Before the jobs: enqueueing the discovery that ends the parallel branches lifts the flag again.
+    if finish.request_version.is_some() || finish.disable_immediate_execution {
+        sqlx::query(
+            "UPDATE runs SET request_version = coalesce($2, request_version),
+                 disable_immediate = disable_immediate OR $3 WHERE run_id = $1",
+        )
+        .bind(&attempt.run_id)
+        .bind(finish.request_version)
+        .bind(finish.disable_immediate_execution)
+        .execute(&mut *c)
+        .await?;
+    }
+
     for job in &finish.enqueue {
         // A step already memoized needs no job (an SDK re-reporting a finished parallel step).
         if let JobKind::Step { step_id, .. } = &job.kind
@@ -173,18 +186,6 @@ pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish)
                 due_at: job.due_at,
             },
         )
-        .await?;
-    }
-
-    if finish.request_version.is_some() || finish.disable_immediate_execution {
-        sqlx::query(
-            "UPDATE runs SET request_version = coalesce($2, request_version),
-                 disable_immediate = disable_immediate OR $3 WHERE run_id = $1",
-        )
-        .bind(&attempt.run_id)
-        .bind(finish.request_version)
-        .bind(finish.disable_immediate_execution)
-        .execute(&mut *c)
         .await?;
     }
 

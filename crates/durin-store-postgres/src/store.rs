@@ -1,5 +1,6 @@
 //! `PostgresStore`: the `Store` trait, one method one transaction.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -7,9 +8,11 @@ use durin_core::{FunctionConfig, UnixMillis};
 use durin_store::*;
 
 use crate::actions::{Cancel, Rerun};
-use crate::connection::connect;
+use crate::connection::{connect, connect_options};
+use crate::error::Error;
 use crate::queue::Claim;
 use crate::transaction::Db;
+use crate::wakeups::Wakeups;
 use crate::{actions, intake, pauses, queue, reads};
 
 /// Connections a store keeps by default: enough for the engine's concurrent attempts and the API's reads,
@@ -19,6 +22,11 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 /// How long a call waits for a connection (opening one included) before the store reports itself
 /// unavailable, by default.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A database URL PostgreSQL's URL syntax refuses; the text says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidUrl(pub String);
 
 /// How to connect to PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,6 +50,22 @@ impl PostgresOptions {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             instance_id: ulid::Ulid::generate().to_string(),
         }
+    }
+
+    /// Checks the URL without connecting; the error says what is wrong with it (never the password).
+    pub fn check_url(&self) -> std::result::Result<(), InvalidUrl> {
+        match connect_options(self) {
+            Ok(_) => Ok(()),
+            Err(Error::Store(StoreError::Unavailable(message) | StoreError::Corrupt(message))) => {
+                Err(InvalidUrl(message))
+            }
+            Err(other) => Err(InvalidUrl(other.to_string())),
+        }
+    }
+
+    /// The URL without its password, for logs and messages.
+    pub fn redacted_url(&self) -> String {
+        without_password(&self.url)
     }
 }
 
@@ -81,6 +105,7 @@ fn without_password(url: &str) -> String {
 pub struct PostgresStore {
     db: Db,
     instance_id: String,
+    wakeups: Arc<Wakeups>,
 }
 
 impl PostgresStore {
@@ -94,6 +119,7 @@ impl PostgresStore {
         let pool = connect(&options).await?;
         Ok(Self {
             db: Db::new(pool),
+            wakeups: Arc::new(Wakeups::new(connect_options(&options)?)),
             instance_id: options.instance_id,
         })
     }
@@ -182,6 +208,14 @@ impl Store for PostgresStore {
         self.db
             .read(&(), |c, ()| Box::pin(reads::next_wake_at(c)))
             .await
+    }
+
+    async fn wait_for_jobs(&self) {
+        self.wakeups.jobs().await;
+    }
+
+    async fn wait_for_functions(&self) {
+        self.wakeups.functions().await;
     }
 
     async fn expire_all_leases(&self) -> Result<u64> {

@@ -146,7 +146,7 @@ async fn instances_starting_together_migrate_once() {
             .fetch_all(&mut connection)
             .await
             .expect("versions");
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
     connection.close().await.ok();
 }
 
@@ -183,4 +183,116 @@ async fn an_unreachable_server_is_unavailable() {
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("expected Unavailable, got a store"),
     }
+}
+
+/// A job another instance enqueues, due now, wakes this instance's `wait_for_jobs`; one due in an hour
+/// does not (every scheduler looks at the store at least once a second, and finds it in time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_by_another_instance_wakes_a_waiting_scheduler() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let database = TestDatabase::create().await;
+    let node_a = Arc::new(database.instance("node-a").await);
+    let node_b = database.instance("node-b").await;
+    let wait = |store: &Arc<PostgresStore>, within: Duration| {
+        let store = Arc::clone(store);
+        async move {
+            tokio::time::timeout(within, store.wait_for_jobs())
+                .await
+                .is_ok()
+        }
+    };
+    // The first wait starts the listener, which wakes it once it listens (what came before is unknown).
+    assert!(
+        wait(&node_a, Duration::from_secs(10)).await,
+        "the listener never started"
+    );
+
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let run = |n: usize, started_at: i64| {
+        let event = NewEvent {
+            internal_id: format!("evt-{n}"),
+            name: "test/started".to_owned(),
+            payload: json!({"name": "test/started", "data": {}}),
+            received_at: started_at,
+        };
+        let run = NewRun {
+            run_id: format!("run-{n}"),
+            function_id: "fn".to_owned(),
+            event_internal_id: format!("evt-{n}"),
+            idempotency_key: format!("key-{n}"),
+            started_at,
+            policy: RetryPolicy::with_retries(1),
+        };
+        (vec![event], vec![run])
+    };
+
+    let (events, runs) = run(1, now + 3_600_000);
+    let waiting = tokio::spawn(wait(&node_a, Duration::from_millis(700)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    node_b.accept_events(events, runs).await.expect("accept");
+    assert!(
+        !waiting.await.expect("task"),
+        "a job due in an hour woke the other instance"
+    );
+
+    let (events, runs) = run(2, now);
+    let waiting = tokio::spawn(wait(&node_a, Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let enqueued = std::time::Instant::now();
+    node_b.accept_events(events, runs).await.expect("accept");
+    assert!(
+        waiting.await.expect("task"),
+        "a job due now did not wake the other instance"
+    );
+    eprintln!("woken {:?} after the enqueue", enqueued.elapsed());
+}
+
+/// An app synced through another instance wakes this instance's `wait_for_functions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
+    use std::time::Duration;
+    let database = TestDatabase::create().await;
+    let node_a = Arc::new(database.instance("node-a").await);
+    let node_b = database.instance("node-b").await;
+    let wait = |within: Duration| {
+        let store = Arc::clone(&node_a);
+        async move {
+            tokio::time::timeout(within, store.wait_for_functions())
+                .await
+                .is_ok()
+        }
+    };
+    // The first wait starts the listener, which wakes it once it listens.
+    assert!(
+        wait(Duration::from_secs(10)).await,
+        "the listener never started"
+    );
+    assert!(
+        !wait(Duration::from_millis(300)).await,
+        "woken with nothing changed"
+    );
+
+    let waiting = tokio::spawn(wait(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    node_b
+        .save_app_sync(durin_store::AppSync {
+            name: "app".to_owned(),
+            url: "http://127.0.0.1:3000/api/inngest".to_owned(),
+            sdk: None,
+            framework: None,
+            functions: Vec::new(),
+            synced_at: T0,
+        })
+        .await
+        .expect("save_app_sync");
+    assert!(
+        waiting.await.expect("task"),
+        "a sync through another instance did not wake this one"
+    );
 }

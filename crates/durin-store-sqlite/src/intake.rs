@@ -124,7 +124,8 @@ pub(crate) fn insert_runs(c: &Connection, runs: &[NewRun]) -> Result<Vec<String>
 /// Enqueues a job unless the run already has a job of the same kind and step. A discovery requested while
 /// the run's discovery job is in flight marks that job to run again when it is done: its request was built
 /// from older state. A discovery is not enqueued while the run still has branches outstanding (planned
-/// steps, waits, sleeps): the last branch to end enqueues it (Inngest's default parallel mode, "wait").
+/// steps, waits, sleeps): the last branch to end enqueues it (Inngest's default parallel mode, "wait"),
+/// and lifts the run's `disable_immediate` flag.
 pub(crate) fn insert_job(
     c: &Connection,
     job_id: &str,
@@ -134,8 +135,17 @@ pub(crate) fn insert_job(
     policy_json: &str,
     due_at: UnixMillis,
 ) -> Result<()> {
-    if *kind == JobKind::Discovery && has_outstanding_branches(c, run_id)? {
-        return Ok(());
+    if *kind == JobKind::Discovery {
+        if has_outstanding_branches(c, run_id)? {
+            return Ok(());
+        }
+        // The parallel branches are over: steps may run at once again (Inngest lifts ForceStepPlan here).
+        c.prepare_cached(
+            "UPDATE runs SET disable_immediate = 0 WHERE run_id = ?1 AND disable_immediate <> 0",
+        )
+        .map_err(unavailable)?
+        .execute(params![run_id])
+        .map_err(unavailable)?;
     }
     let (kind, step_id, step_name) = job_kind_columns(kind);
     c.prepare_cached(

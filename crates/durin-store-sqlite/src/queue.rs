@@ -126,6 +126,21 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
         }
     }
 
+    // Before the jobs: enqueueing the discovery that ends the parallel branches lifts the flag again.
+    if finish.request_version.is_some() || finish.disable_immediate_execution {
+        c.prepare_cached(
+            "UPDATE runs SET request_version = coalesce(?2, request_version),
+                 disable_immediate = max(disable_immediate, ?3) WHERE run_id = ?1",
+        )
+        .map_err(unavailable)?
+        .execute(params![
+            attempt.run_id,
+            finish.request_version,
+            finish.disable_immediate_execution
+        ])
+        .map_err(unavailable)?;
+    }
+
     for job in &finish.enqueue {
         // A step already memoized needs no job (an SDK re-reporting a finished parallel step).
         if let JobKind::Step { step_id, .. } = &job.kind
@@ -142,20 +157,6 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
             &to_json(&job.policy)?,
             job.due_at,
         )?;
-    }
-
-    if finish.request_version.is_some() || finish.disable_immediate_execution {
-        c.prepare_cached(
-            "UPDATE runs SET request_version = coalesce(?2, request_version),
-                 disable_immediate = max(disable_immediate, ?3) WHERE run_id = ?1",
-        )
-        .map_err(unavailable)?
-        .execute(params![
-            attempt.run_id,
-            finish.request_version,
-            finish.disable_immediate_execution
-        ])
-        .map_err(unavailable)?;
     }
 
     for pause in &finish.pauses {

@@ -28,6 +28,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list_apps(&self) -> Result<Vec<AppRecord>>;
     /// Active (not archived) functions.
     async fn list_functions(&self) -> Result<Vec<FunctionConfig>>;
+    /// Completes when another process sharing this store may have changed the functions (an app synced
+    /// through it), so that this one reloads them before matching more events. A hint with the
+    /// guarantees of [`Store::wait_for_jobs`]; the default never completes.
+    async fn wait_for_functions(&self) {
+        std::future::pending::<()>().await;
+    }
 
     // --- intake ---
 
@@ -63,6 +69,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ClaimedJob>>;
     /// The earliest due time of an unleased job, or of a lease's expiry.
     async fn next_wake_at(&self) -> Result<Option<UnixMillis>>;
+    /// Completes when another process sharing this store may have made a job due soon (enqueued one,
+    /// released one for a retry, expired a lease), so that its scheduler looks again before its next
+    /// planned look. A hint: it may complete when nothing changed, and it may miss a change (the
+    /// scheduler still looks at least once a second). Cancel-safe: a wake-up that arrives while nobody
+    /// waits is kept for the next call. The default never completes: a store with a single user hears
+    /// about its own jobs from the engine itself.
+    async fn wait_for_jobs(&self) {
+        std::future::pending::<()>().await;
+    }
     /// Expires every lease at once. For a single-process store at start-up: whatever was leased belonged to
     /// a process that is gone.
     async fn expire_all_leases(&self) -> Result<u64>;

@@ -17,9 +17,12 @@ pub struct EngineOptions {
     pub port: Option<u16>,
 }
 
-/// A real `durin dev` process with its own store directory. Killed (SIGKILL) when dropped.
+/// A real `durin dev` (or `durin serve`) process with its own store directory (also where its log goes).
+/// Killed (SIGKILL) when dropped.
 pub struct EngineProcess {
     binary: PathBuf,
+    /// The subcommand: `dev`, or `serve` (which has no app discovery to turn off).
+    command: &'static str,
     options: EngineOptions,
     data_dir: TempDir,
     port: u16,
@@ -35,6 +38,18 @@ impl EngineProcess {
     /// Starts `binary dev` on a free port and waits until it answers.
     pub async fn start(binary: impl AsRef<Path>, options: EngineOptions) -> anyhow::Result<Self> {
         Self::launch(binary.as_ref(), options, None).await
+    }
+
+    /// Starts `binary serve` on a free port and waits until it answers. `options.args` carries the rest,
+    /// e.g. `--database-url` and `--instance-id`: several such processes can share one database.
+    pub async fn start_serve(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+    ) -> anyhow::Result<Self> {
+        let mut engine = Self::prepare(binary.as_ref(), options, None)?;
+        engine.command = "serve";
+        engine.spawn().await?;
+        Ok(engine)
     }
 
     /// Like [`EngineProcess::start`], but with app polling on: no `--no-poll`, and
@@ -80,6 +95,7 @@ impl EngineProcess {
         };
         Ok(Self {
             binary: binary.to_owned(),
+            command: "dev",
             options,
             data_dir: tempfile::tempdir()?,
             port,
@@ -97,7 +113,7 @@ impl EngineProcess {
             .open(self.data_dir.path().join("engine.log"))?;
         let mut command = Command::new(&self.binary);
         command
-            .arg("dev")
+            .arg(self.command)
             .args(["--port", &self.port.to_string()])
             .arg("--data-dir")
             .arg(self.data_dir.path())
@@ -106,7 +122,7 @@ impl EngineProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        if !self.discovery {
+        if !self.discovery && self.command == "dev" {
             command.arg("--no-discovery");
         }
         match self.poll_interval {
@@ -160,6 +176,11 @@ impl EngineProcess {
     /// What the engine has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("engine.log")).unwrap_or_default()
+    }
+
+    /// The process id while the engine runs (to signal it from a task that cannot borrow it mutably).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL: no shutdown code runs.

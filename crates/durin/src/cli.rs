@@ -1,4 +1,5 @@
-//! Command-line flags. `durin dev` uses Inngest's dev-server flag names where Inngest has them.
+//! Command-line flags. `durin dev` uses Inngest's dev-server flag names where Inngest has them; `durin
+//! serve` shares its engine flags.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the engine for development, with the embedded store in --data-dir.
     Dev(DevArgs),
+    /// Run the engine as a server: on PostgreSQL (--database-url, DATABASE_URL) as one of several
+    /// instances, or on the embedded store in --data-dir.
+    Serve(ServeArgs),
     /// Send an event.
     Send(SendArgs),
     /// List recent runs, newest first.
@@ -57,8 +61,49 @@ pub(crate) struct JsonArgs {
     pub(crate) json: bool,
 }
 
+/// `durin dev`: the engine for development.
 #[derive(Debug, Args)]
 pub(crate) struct DevArgs {
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    /// Do not look for apps on the usual local ports.
+    #[arg(long)]
+    pub(crate) no_discovery: bool,
+    /// A PostgreSQL store instead of the embedded one: postgres://user:password@host:port/database.
+    /// Only this flag selects it: `DATABASE_URL` is left to the apps being developed.
+    #[arg(long, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+}
+
+/// `durin serve`: the engine for production, one of several instances when they share PostgreSQL.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    /// The PostgreSQL store shared by every instance: postgres://user:password@host:port/database
+    /// (`postgresql://` too). Without it, the embedded SQLite store in --data-dir (one instance only).
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
+    /// Names this instance's leases in PostgreSQL (default: a new random id at every start). Give each
+    /// instance a stable id of its own (e.g. its host name): restarted, it then retries the attempts it
+    /// had in flight at once instead of when their leases expire. Two live instances must never share
+    /// one.
+    #[arg(long, env = "DURIN_INSTANCE_ID", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) instance_id: Option<String>,
+    /// Most PostgreSQL connections this instance opens for its work (one more listens for wake-ups).
+    #[arg(long, env = "DURIN_DATABASE_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) database_max_connections: u32,
+    /// Seconds a job's lease outlives --request-timeout. A crashed instance's attempts are retried by
+    /// the others this long after the request timeout; it must cover clock differences between hosts.
+    #[arg(long, env = "DURIN_LEASE_MARGIN", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) lease_margin: u64,
+}
+
+/// The flags `durin dev` and `durin serve` share: HTTP, app syncing, retries, logs, the embedded store.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
     /// Port to serve on.
     #[arg(short, long, default_value_t = 8288)]
     pub(crate) port: u16,
@@ -68,9 +113,6 @@ pub(crate) struct DevArgs {
     /// An app's serve URL to sync at start and on every poll (repeatable).
     #[arg(short = 'u', long = "sdk-url")]
     pub(crate) sdk_url: Vec<String>,
-    /// Do not look for apps on the usual local ports.
-    #[arg(long)]
-    pub(crate) no_discovery: bool,
     /// Do not re-sync apps periodically.
     #[arg(long)]
     pub(crate) no_poll: bool,
@@ -93,7 +135,7 @@ pub(crate) struct DevArgs {
     /// Log lines as human-readable text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
-    /// Where the embedded store keeps its files.
+    /// Where the embedded store keeps its files (unused with --database-url).
     #[arg(long, env = "DURIN_DATA_DIR", default_value = ".durin")]
     pub(crate) data_dir: PathBuf,
 }

@@ -60,7 +60,7 @@ impl EngineClient {
 
     fn unreachable(&self, error: reqwest::Error) -> anyhow::Error {
         anyhow!(
-            "cannot reach the engine at {}: {error} (is `durin dev` running? set --url or DURIN_URL)",
+            "cannot reach the engine at {}: {error} (is `durin dev` or `durin serve` running? set --url or DURIN_URL)",
             self.base
         )
     }

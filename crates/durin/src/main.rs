@@ -1,11 +1,15 @@
-//! The `durin` binary: `durin dev` runs the engine; the other commands (`send`, `runs`, `run`, `events`,
+//! The `durin` binary: `durin dev` and `durin serve` run the engine; the other commands (`send`, `runs`, `run`, `events`,
 //! `rerun`, `cancel`, `retry-now`, `functions`, `apps`) talk to a running one over its REST API.
 
 mod cli;
 mod client;
 mod commands;
 mod dev;
+mod engine_config;
 mod output;
+mod serve;
+mod server;
+mod store_choice;
 
 use std::process::ExitCode;
 
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::Send(args) => commands::send(&cli.url, args).await,
             Command::Runs(args) => commands::runs(&cli.url, args).await,
             Command::Run(args) => commands::run(&cli.url, args).await,

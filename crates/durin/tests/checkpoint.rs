@@ -273,3 +273,54 @@ async fn a_run_cancelled_mid_request_stops_at_its_next_checkpoint() {
         "only the step checkpointed before the cancel is stored"
     );
 }
+
+#[tokio::test]
+async fn once_parallel_steps_end_the_steps_after_them_checkpoint_again() {
+    let seen = Recorder::new();
+    let recorder = seen.clone();
+    let function = Function::new("fan-then-sequence")
+        .trigger_event("app/sequence")
+        .handler(move |ctx: Context| {
+            let recorder = recorder.clone();
+            async move {
+                recorder.record("body", ctx.attempt);
+                let (ra, rb) = (recorder.clone(), recorder.clone());
+                let a = ctx.step.run("a", || async move {
+                    ra.record("a", 0);
+                    Ok::<_, Error>(1)
+                });
+                let b = ctx.step.run("b", || async move {
+                    rb.record("b", 0);
+                    Ok::<_, Error>(2)
+                });
+                let (a, b): (Result<u64, Error>, Result<u64, Error>) = futures::join!(a, b);
+                let mut total = a? + b?;
+                for index in 0..3u64 {
+                    let name = format!("s{index}");
+                    let (recorder, step_name) = (recorder.clone(), name.clone());
+                    total += ctx
+                        .step
+                        .run(&name, || async move {
+                            recorder.record(&step_name, 0);
+                            Ok::<_, Error>(index)
+                        })
+                        .await?;
+                }
+                Ok(json!({ "total": total }))
+            }
+        });
+    let h = start(vec![function], &[]).await;
+    let (run, _) = run_to_end(&h).await;
+
+    assert_eq!(run["output"], json!({ "total": 6 }));
+    for step in ["a", "b", "s0", "s1", "s2"] {
+        assert_eq!(seen.count(step), 1, "{step} ran once");
+    }
+    // The discovery that plans a and b, one request per branch, then one request for s0, s1 and s2.
+    assert_eq!(
+        seen.count("body"),
+        4,
+        "body calls: {:?}",
+        seen.attempts("body")
+    );
+}

@@ -349,8 +349,9 @@ pub async fn finish_attempt_reruns_a_discovery_requested_while_one_is_in_flight(
     );
 }
 
-/// `request_version` is saved when given and kept when not; `disable_immediate_execution`, once set,
-/// stays set for the run.
+/// `request_version` is saved when given and kept when not. `disable_immediate_execution` (parallel steps
+/// were found: plan every step) holds while the run has branches outstanding, and is lifted when the
+/// discovery that follows the last branch is enqueued, as Inngest lifts its `ForceStepPlan`.
 pub async fn finish_attempt_saves_request_version_and_disable_immediate_execution(
     store: Arc<dyn Store>,
 ) {
@@ -363,26 +364,58 @@ pub async fn finish_attempt_saves_request_version_and_disable_immediate_executio
             .expect("load_run_state");
         (state.request_version, state.disable_immediate_execution)
     };
+    let discovery = |job_id: &str, due_at| new_job(job_id, "run-01", JobKind::Discovery, due_at);
 
-    let settings = [
-        (Some(1), true, (1, true)),
-        (None, false, (1, true)),
-        (Some(2), false, (2, true)),
+    // Two parallel steps planned: the flag is set.
+    let job = claim_one(&*store, T0).await;
+    let mut planned = done(&job, T0);
+    planned.request_version = Some(1);
+    planned.disable_immediate_execution = true;
+    planned.enqueue = vec![
+        new_job("job-s0", "run-01", step("s0"), T0 + 1),
+        new_job("job-s1", "run-01", step("s1"), T0 + 2),
     ];
-    for (n, (version, disable, expected)) in (0i64..).zip(settings) {
-        let job = claim_one(&*store, T0 + n).await;
-        let mut next = done(&job, T0 + n);
-        next.request_version = version;
-        next.disable_immediate_execution = disable;
-        next.enqueue = vec![new_job(
-            &format!("job-d{n}"),
-            "run-01",
-            JobKind::Discovery,
-            T0 + n + 1,
-        )];
-        store.finish_attempt(next).await.expect("finish_attempt");
-        assert_eq!(read(Arc::clone(&store)).await, expected, "after finish {n}");
-    }
+    store.finish_attempt(planned).await.expect("finish_attempt");
+    assert_eq!(
+        read(Arc::clone(&store)).await,
+        (1, true),
+        "branches planned"
+    );
+
+    // The first branch ends; its discovery waits for the other branch, and so does the flag.
+    let first = claim_one(&*store, T0 + 1).await;
+    let mut ended = done(&first, T0 + 1);
+    ended.enqueue = vec![discovery("job-d0", T0 + 1)];
+    store.finish_attempt(ended).await.expect("finish_attempt");
+    assert_eq!(read(Arc::clone(&store)).await, (1, true), "a branch left");
+
+    // The last branch ends: the discovery is enqueued and immediate execution is back.
+    let last = claim_one(&*store, T0 + 2).await;
+    let mut ended = done(&last, T0 + 2);
+    ended.request_version = Some(2);
+    ended.enqueue = vec![discovery("job-d1", T0 + 2)];
+    store.finish_attempt(ended).await.expect("finish_attempt");
+    assert_eq!(
+        read(Arc::clone(&store)).await,
+        (2, false),
+        "parallelism over"
+    );
+
+    // Several ops that left nothing outstanding (steps reported together) do not set it.
+    let job = claim_one(&*store, T0 + 3).await;
+    let mut reported = done(&job, T0 + 3);
+    reported.disable_immediate_execution = true;
+    reported.enqueue = vec![discovery("job-d2", T0 + 4)];
+    store
+        .finish_attempt(reported)
+        .await
+        .expect("finish_attempt");
+    assert_eq!(
+        read(Arc::clone(&store)).await,
+        (2, false),
+        "nothing outstanding"
+    );
+
     let other = store
         .load_run_state("run-02")
         .await
