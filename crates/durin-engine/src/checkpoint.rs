@@ -59,8 +59,8 @@ impl Engine {
                 _ => return None,
             };
             let name = op.user_step_id().to_owned();
-            Some(AttemptFinish {
-                attempt: AttemptRecord {
+            let mut finish = AttemptFinish::new(
+                AttemptRecord {
                     run_id: run_id.to_owned(),
                     job_id: job.job_id.clone(),
                     kind: job.kind.clone(),
@@ -73,21 +73,14 @@ impl Engine {
                     error,
                     next_attempt_at: None,
                 },
-                job: JobUpdate::Keep,
-                memos: vec![StepMemo {
-                    step_id: op.id.clone(),
-                    name,
-                    memo,
-                }],
-                enqueue: Vec::new(),
-                request_version: None,
-                disable_immediate_execution: false,
-                finish_run: None,
-                emit_events: Vec::new(),
-                start_runs: Vec::new(),
-                pauses: Vec::new(),
-                resolve_pauses: Vec::new(),
-            })
+                JobUpdate::Keep,
+            );
+            finish.memos.push(StepMemo {
+                step_id: op.id.clone(),
+                name,
+                memo,
+            });
+            Some(finish)
         });
         // Submitted together, a batch of steps shares one durable commit (the store groups writes that
         // arrive together); each step is still its own write, in order.

@@ -136,19 +136,7 @@ impl Planner<'_> {
     }
 
     fn base(&self, attempt: AttemptRecord, job: JobUpdate) -> AttemptFinish {
-        AttemptFinish {
-            attempt,
-            job,
-            memos: Vec::new(),
-            enqueue: Vec::new(),
-            request_version: None,
-            disable_immediate_execution: false,
-            finish_run: None,
-            emit_events: Vec::new(),
-            start_runs: Vec::new(),
-            pauses: Vec::new(),
-            resolve_pauses: Vec::new(),
-        }
+        AttemptFinish::new(attempt, job)
     }
 
     /// A wait ran out (`JobKind::Timeout`): the step resumes with its timeout memo, unless an event ended

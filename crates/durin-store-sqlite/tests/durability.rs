@@ -101,19 +101,7 @@ async fn everything_written_is_there_after_reopening() {
         next_attempt_at: next,
     };
     let first = record(AttemptOutcome::Error, T0 + 2, Some(T0 + 10));
-    let finish = |attempt: AttemptRecord, job| AttemptFinish {
-        attempt,
-        job,
-        memos: Vec::new(),
-        enqueue: Vec::new(),
-        request_version: None,
-        disable_immediate_execution: false,
-        finish_run: None,
-        emit_events: Vec::new(),
-        start_runs: Vec::new(),
-        pauses: Vec::new(),
-        resolve_pauses: Vec::new(),
-    };
+    let finish = AttemptFinish::new;
     store
         .finish_attempt(finish(
             first.clone(),

@@ -252,6 +252,25 @@ pub struct AttemptFinish {
     pub resolve_pauses: Vec<PauseResolution>,
 }
 
+impl AttemptFinish {
+    /// The attempt and what happens to its job, with no other consequence (add them field by field).
+    pub fn new(attempt: AttemptRecord, job: JobUpdate) -> Self {
+        Self {
+            attempt,
+            job,
+            memos: Vec::new(),
+            enqueue: Vec::new(),
+            request_version: None,
+            disable_immediate_execution: false,
+            finish_run: None,
+            emit_events: Vec::new(),
+            start_runs: Vec::new(),
+            pauses: Vec::new(),
+            resolve_pauses: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
     pub name: Option<String>,

@@ -171,19 +171,7 @@ pub(crate) fn attempt_of(
 
 /// A finish that records `attempt`, applies `job` and does nothing else.
 pub(crate) fn finish(attempt: AttemptRecord, job: JobUpdate) -> AttemptFinish {
-    AttemptFinish {
-        attempt,
-        job,
-        memos: Vec::new(),
-        enqueue: Vec::new(),
-        request_version: None,
-        disable_immediate_execution: false,
-        finish_run: None,
-        emit_events: Vec::new(),
-        start_runs: Vec::new(),
-        pauses: Vec::new(),
-        resolve_pauses: Vec::new(),
-    }
+    AttemptFinish::new(attempt, job)
 }
 
 /// A successful attempt of `job` that removes it.
