@@ -294,9 +294,14 @@ impl Planner<'_> {
                     }
                 }
                 OpCode::Unknown | OpCode::StepError => {
+                    let name = op.unknown_op.as_deref().unwrap_or("(no name)");
+                    let name = if op.op == OpCode::Unknown {
+                        name
+                    } else {
+                        "StepError"
+                    };
                     unsupported = Some(format!(
-                        "operation {:?} is not supported by this engine yet",
-                        op.op
+                        "operation {name} is not supported by this engine yet"
                     ));
                 }
             }

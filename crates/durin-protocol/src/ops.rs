@@ -45,6 +45,9 @@ pub struct Operation {
     pub error: Option<SerializedError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userland: Option<UserlandId>,
+    /// The wire name of an op this crate does not know (`op` is [`OpCode::Unknown`]), for error messages.
+    #[serde(skip)]
+    pub unknown_op: Option<String>,
 }
 
 impl Operation {
@@ -93,10 +96,20 @@ impl SerializedError {
 
 /// Parses a 206 body: an array of ops, or a single op object (accepted by the reference server too).
 pub fn parse_ops(body: &[u8]) -> Result<Vec<Operation>, serde_json::Error> {
-    match serde_json::from_slice::<Value>(body)? {
-        Value::Array(items) => items.into_iter().map(serde_json::from_value).collect(),
-        single => Ok(vec![serde_json::from_value(single)?]),
+    let items = match serde_json::from_slice::<Value>(body)? {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    items.into_iter().map(parse_op).collect()
+}
+
+fn parse_op(item: Value) -> Result<Operation, serde_json::Error> {
+    let name = item.get("op").and_then(Value::as_str).map(str::to_owned);
+    let mut op: Operation = serde_json::from_value(item)?;
+    if op.op == OpCode::Unknown {
+        op.unknown_op = name;
     }
+    Ok(op)
 }
 
 #[cfg(test)]
@@ -127,5 +140,6 @@ mod tests {
     fn unknown_op_codes_do_not_fail_parsing() {
         let ops = parse_ops(br#"{"op":"AIGateway","id":"x"}"#).unwrap();
         assert_eq!(ops[0].op, OpCode::Unknown);
+        assert_eq!(ops[0].unknown_op.as_deref(), Some("AIGateway"));
     }
 }

@@ -223,6 +223,7 @@ mod tests {
             data: Some(serde_json::json!(index)),
             error: None,
             userland: None,
+            unknown_op: None,
         }
     }
 
@@ -330,6 +331,7 @@ mod tests {
             data: Some(serde_json::json!(1)),
             error: None,
             userland: None,
+            unknown_op: None,
         };
         match checkpointer.push(op.clone()).await {
             Err(FlushFailed::Fallback(ops)) => assert_eq!(ops, vec![op]),

@@ -248,6 +248,7 @@ fn operation(op: OpCode, step: &FoundStep) -> Operation {
             id: step.user_id.clone(),
             index: u32::try_from(step.index).ok().filter(|index| *index > 0),
         }),
+        unknown_op: None,
     }
 }
 
