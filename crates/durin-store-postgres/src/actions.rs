@@ -1,12 +1,12 @@
 //! Operator actions: cancel a run, rerun one, retry a waiting job now.
 
-use durin_core::{JobKind, UnixMillis};
+use durin_core::UnixMillis;
 use durin_store::{NewEvent, NewRun, RunRecord, StepMemo};
 use sqlx::PgConnection;
 
 use crate::codec::to_json;
 use crate::error::Result;
-use crate::intake::{NewJobRow, insert_events, insert_job, insert_runs};
+use crate::intake::{insert_events, insert_first_discovery, insert_runs};
 use crate::{locks, pauses, reads};
 
 /// What `cancel_run` is asked to do.
@@ -76,18 +76,7 @@ pub(crate) async fn start_rerun(c: &mut PgConnection, rerun: &Rerun<'_>) -> Resu
         .execute(&mut *c)
         .await?;
     }
-    insert_job(
-        c,
-        &NewJobRow {
-            job_id: &format!("{}-0", run.run_id),
-            run_id: &run.run_id,
-            kind: &JobKind::Discovery,
-            attempt: 0,
-            policy_json: &to_json(&run.policy)?,
-            due_at: run.started_at,
-        },
-    )
-    .await
+    insert_first_discovery(c, run).await
 }
 
 pub(crate) async fn retry_now(c: &mut PgConnection, run_id: &str, now: UnixMillis) -> Result<u64> {

@@ -112,18 +112,7 @@ pub(crate) async fn insert_runs(c: &mut PgConnection, runs: &[NewRun]) -> Result
         .await?
         .rows_affected();
         if inserted == 1 {
-            insert_job(
-                c,
-                &NewJobRow {
-                    job_id: &format!("{}-0", run.run_id),
-                    run_id: &run.run_id,
-                    kind: &JobKind::Discovery,
-                    attempt: 0,
-                    policy_json: &to_json(&run.policy)?,
-                    due_at: run.started_at,
-                },
-            )
-            .await?;
+            insert_first_discovery(c, run).await?;
             created.push(run.run_id.clone());
         }
     }
@@ -138,6 +127,22 @@ pub(crate) struct NewJobRow<'a> {
     pub(crate) attempt: u32,
     pub(crate) policy_json: &'a str,
     pub(crate) due_at: UnixMillis,
+}
+
+/// The discovery job a new run starts with (id `<run id>-0`), due when the run starts.
+pub(crate) async fn insert_first_discovery(c: &mut PgConnection, run: &NewRun) -> Result<()> {
+    insert_job(
+        c,
+        &NewJobRow {
+            job_id: &format!("{}-0", run.run_id),
+            run_id: &run.run_id,
+            kind: &JobKind::Discovery,
+            attempt: 0,
+            policy_json: &to_json(&run.policy)?,
+            due_at: run.started_at,
+        },
+    )
+    .await
 }
 
 /// Enqueues a job unless the run already has a job of the same kind and step. A discovery requested while
