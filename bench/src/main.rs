@@ -181,6 +181,9 @@ impl Bench {
         if self.opts.mode == Mode::Classic {
             args.push("--no-checkpointing".into());
         }
+        // W3 may run longer than the engine's default per-run step limit (1,000).
+        args.push("--max-steps-per-run".into());
+        args.push(self.opts.w3_steps.max(1_000).to_string());
         let engine = engine::Engine::start(
             &self.binary,
             self.port,

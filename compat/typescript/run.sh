@@ -6,6 +6,8 @@
 #               ends a run with 200
 #   checkpoint  `durin dev` (its default): the SDK runs several steps per request, POSTs each finished
 #               step to /v1/checkpoint/{runId}/async and ends a run with 206 [RunComplete]
+#   production  the SDK with isDev false against `durin serve` with a signing key, a fallback key and an
+#               event key (test/production.test.mjs): signed requests, bearer tokens, forgeries refused
 #
 #   ./run.sh                          # both modes, one after the other (example 7 in classic mode only)
 #   COMPAT_SKIP_SLOW=1 ./run.sh       # leave out retries.md example 7 (the real backoff table, ~45-105 s)
@@ -19,12 +21,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 repo="$(cd ../.. && pwd)"
 
-modes=(classic checkpoint)
+modes=(classic checkpoint production)
 if [ -n "${COMPAT_MODE:-}" ]; then
   case "$COMPAT_MODE" in
-    classic | checkpoint) modes=("$COMPAT_MODE") ;;
+    classic | checkpoint | production) modes=("$COMPAT_MODE") ;;
     *)
-      echo "COMPAT_MODE=$COMPAT_MODE: expected classic or checkpoint" >&2
+      echo "COMPAT_MODE=$COMPAT_MODE: expected classic, checkpoint or production" >&2
       exit 2
       ;;
   esac
@@ -53,9 +55,11 @@ for mode in "${modes[@]}"; do
   skip_slow="${COMPAT_SKIP_SLOW:-0}"
   if [ "$mode" = checkpoint ]; then skip_slow=1; fi # example 7 only in classic mode
   echo "=== TypeScript compat suite: $mode mode"
+  suite=test/compat.test.mjs
+  if [ "$mode" = production ]; then suite=test/production.test.mjs; fi
   set +e
   COMPAT_MODE="$mode" COMPAT_SKIP_SLOW="$skip_slow" \
-    node --test --test-reporter=spec test/compat.test.mjs | tee "$reports/$mode.txt"
+    node --test --test-reporter=spec "$suite" | tee "$reports/$mode.txt"
   code[$mode]=${PIPESTATUS[0]}
   set -e
   echo

@@ -29,6 +29,8 @@ pub enum ExpressionError {
     Empty,
     #[error("the expression is {0} bytes; the limit is {EXPRESSION_MAX_BYTES}")]
     TooLong(usize),
+    #[error("the expression is too complex: {0}")]
+    TooComplex(String),
     #[error("cannot parse the expression: {0}")]
     Syntax(String),
 }
@@ -41,6 +43,7 @@ impl Expression {
         if source.len() > EXPRESSION_MAX_BYTES {
             return Err(ExpressionError::TooLong(source.len()));
         }
+        crate::expression_shape::check(source).map_err(ExpressionError::TooComplex)?;
         // The parser panics on some malformed input; a panic here must refuse the expression, not
         // take the engine down.
         let compiled = std::panic::catch_unwind(|| cel::Program::compile(source))

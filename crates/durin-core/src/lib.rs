@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod decision;
 pub mod expression;
+pub mod expression_shape;
 pub mod function;
 pub mod policy;
 pub mod retry_after;

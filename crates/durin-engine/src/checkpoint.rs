@@ -36,55 +36,74 @@ impl Engine {
             return Err(EngineError::InvalidRequest(message));
         }
         let now = self.now();
-        let finishes = request.steps.iter().filter_map(|op| {
-            let (memo, outcome, error) = match op.op {
-                OpCode::StepRun | OpCode::Step => (
-                    json!({ "data": op.data.clone().unwrap_or(Value::Null) }),
-                    AttemptOutcome::Ok,
-                    None,
-                ),
-                OpCode::StepFailed => {
-                    let error = op
-                        .error
-                        .as_ref()
-                        .map(|e| json!(e))
-                        .unwrap_or_else(|| json!({}));
-                    (
-                        json!({ "error": error }),
-                        AttemptOutcome::NonRetriable,
-                        Some(error),
-                    )
-                }
-                // Other ops come back in the request's answer and are handled there.
-                _ => return None,
-            };
-            let name = op.user_step_id().to_owned();
-            let mut finish = AttemptFinish::new(
-                AttemptRecord {
-                    run_id: run_id.to_owned(),
-                    job_id: job.job_id.clone(),
-                    kind: job.kind.clone(),
-                    step_id: Some(op.id.clone()),
-                    step_name: Some(name.clone()),
-                    attempt: job.attempt,
-                    started_at: now,
-                    ended_at: now,
-                    outcome,
-                    error,
-                    next_attempt_at: None,
-                },
-                JobUpdate::Keep,
-            );
-            finish.memos.push(StepMemo {
-                step_id: op.id.clone(),
-                name,
-                memo,
-            });
-            Some(finish)
-        });
+        let finishes: Vec<AttemptFinish> = request
+            .steps
+            .iter()
+            .filter_map(|op| {
+                let (memo, outcome, error) = match op.op {
+                    OpCode::StepRun | OpCode::Step => (
+                        json!({ "data": op.data.clone().unwrap_or(Value::Null) }),
+                        AttemptOutcome::Ok,
+                        None,
+                    ),
+                    OpCode::StepFailed => {
+                        let error = op
+                            .error
+                            .as_ref()
+                            .map(|e| json!(e))
+                            .unwrap_or_else(|| json!({}));
+                        (
+                            json!({ "error": error }),
+                            AttemptOutcome::NonRetriable,
+                            Some(error),
+                        )
+                    }
+                    // Other ops come back in the request's answer and are handled there.
+                    _ => return None,
+                };
+                let name = op.user_step_id().to_owned();
+                let mut finish = AttemptFinish::new(
+                    AttemptRecord {
+                        run_id: run_id.to_owned(),
+                        job_id: job.job_id.clone(),
+                        kind: job.kind.clone(),
+                        step_id: Some(op.id.clone()),
+                        step_name: Some(name.clone()),
+                        attempt: job.attempt,
+                        started_at: now,
+                        ended_at: now,
+                        outcome,
+                        error,
+                        next_attempt_at: None,
+                    },
+                    JobUpdate::Keep,
+                );
+                finish.memos.push(StepMemo {
+                    step_id: op.id.clone(),
+                    name,
+                    memo,
+                });
+                Some(finish)
+            })
+            .collect();
+        // A batch that would pass the run's limits is refused whole: the call's answer then fails the run.
+        if let Some(budget) = &job.budget {
+            budget
+                .charge(
+                    finishes
+                        .iter()
+                        .flat_map(|f| f.memos.iter().map(|m| &m.memo)),
+                )
+                .map_err(EngineError::InvalidRequest)?;
+        }
         // Submitted together, a batch of steps shares one durable commit (the store groups writes that
         // arrive together); each step is still its own write, in order.
-        futures::future::try_join_all(finishes.map(|finish| store.finish_attempt(finish))).await?;
+        futures::future::try_join_all(
+            finishes
+                .into_iter()
+                .map(|finish| store.finish_attempt(finish)),
+        )
+        .await?;
         Ok(())
     }
 
@@ -123,6 +142,8 @@ impl Engine {
                 job_id: job.job_id,
                 kind: job.kind,
                 attempt: job.attempt,
+                // Not this process's call: the run's limits are checked at its next call.
+                budget: None,
             })
             .ok_or_else(|| {
                 EngineError::Stale(format!(

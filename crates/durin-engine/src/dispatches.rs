@@ -15,6 +15,8 @@ pub(crate) struct Dispatch {
     pub(crate) job_id: String,
     pub(crate) kind: JobKind,
     pub(crate) attempt: u32,
+    /// What the run has stored, for its limits; `None` for a dispatch read back from the store.
+    pub(crate) budget: Option<crate::limits::RunBudget>,
 }
 
 #[derive(Default, Clone)]
@@ -74,6 +76,7 @@ mod tests {
             job_id: "job".into(),
             kind: JobKind::Discovery,
             attempt: 0,
+            budget: None,
         };
         let guard = dispatches.begin("job:0".into(), dispatch.clone());
         assert_eq!(dispatches.get("job:0"), Some(dispatch));
@@ -90,6 +93,7 @@ mod tests {
             job_id: job.into(),
             kind: JobKind::Discovery,
             attempt: 0,
+            budget: None,
         };
         let _a = dispatches.begin("a:0".into(), of_run("r1", "a"));
         let _b = dispatches.begin("b:0".into(), of_run("r2", "b"));

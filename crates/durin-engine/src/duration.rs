@@ -85,4 +85,20 @@ mod tests {
         assert_eq!(sleep_until("-3s12ms901us935ns", now), Some(now));
         assert_eq!(sleep_until("-", now), None);
     }
+
+    proptest::proptest! {
+        /// Sleep values come from apps: any text is a time within a year from now, or refused.
+        #[test]
+        fn any_sleep_value_ends_within_a_year_or_is_refused(
+            value in "\\PC{0,40}|[0-9.]{1,30}(ns|us|ms|s|m|h|d|w)([0-9.]{1,30}(ns|us|ms|s|m|h|d|w))?",
+            now in 0i64..4_102_444_800_000,
+        ) {
+            if let Some(at) = sleep_until(&value, now) {
+                proptest::prop_assert!((now..=now + MAX_SLEEP_MS).contains(&at), "{value:?} -> {at}");
+            }
+            if let Some(ms) = parse_duration_ms(&value) {
+                proptest::prop_assert!((0..=MAX_SLEEP_MS).contains(&ms), "{value:?} -> {ms}");
+            }
+        }
+    }
 }

@@ -7,10 +7,14 @@ use durin_core::{Clock, FunctionConfig};
 use durin_store::Store;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::backpressure::IntakeGate;
 use crate::clock::SystemClock;
 use crate::config::EngineConfig;
 use crate::dispatches::Dispatches;
 use crate::error::EngineError;
+
+/// Longest a connection to an app may take to open (at most the request timeout).
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A cheap, clonable handle to a running engine.
 #[derive(Clone)]
@@ -33,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: Arc<Semaphore>,
     /// Call requests in flight that may checkpoint.
     pub(crate) dispatches: Dispatches,
+    /// Bounds the requests of events being stored at once.
+    pub(crate) intake: IntakeGate,
 }
 
 impl Engine {
@@ -66,6 +72,9 @@ impl Engine {
         let http = reqwest::Client::builder()
             .user_agent(concat!("durin/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64)
+            // An app that drops connection attempts (a firewall, a host gone) fails the attempt soon
+            // as unreachable rather than at the end of the whole request timeout.
+            .connect_timeout(CONNECT_TIMEOUT.min(config.request_timeout))
             .build()
             .map_err(|e| {
                 EngineError::Store(durin_store::StoreError::Unavailable(format!(
@@ -84,6 +93,7 @@ impl Engine {
                 wake: Notify::new(),
                 in_flight,
                 dispatches: Dispatches::default(),
+                intake: IntakeGate::default(),
             }),
         })
     }

@@ -15,6 +15,13 @@ pub enum EngineError {
     /// The request is malformed or names something that does not exist within a valid target.
     #[error("{0}")]
     InvalidRequest(String),
+    /// Too much work in flight to take this request now; the caller may send it again after
+    /// `retry_after_secs`. Nothing of it was stored.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
 }
 
 /// Why events were refused. Nothing of a refused batch is stored.
@@ -50,6 +57,8 @@ pub enum RegisterError {
     MissingAppName,
     #[error("function {index}: `id` is required")]
     MissingFunctionId { index: usize },
+    #[error("`functions` lists {count} functions; an app may register at most {limit}")]
+    TooManyFunctions { count: usize, limit: usize },
     #[error("function {function:?}: {message}")]
     InvalidFunction { function: String, message: String },
     #[error("function {function:?}, trigger {index}: {message}")]
@@ -58,6 +67,9 @@ pub enum RegisterError {
         index: usize,
         message: String,
     },
-    #[error("this is a dev server; the app expects server kind {0:?}")]
-    ServerKindMismatch(String),
+    #[error("this server is of kind {server:?}; the app expects server kind {expected:?}")]
+    ServerKindMismatch {
+        server: &'static str,
+        expected: String,
+    },
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::dispatches::Dispatch;
 use crate::engine::Engine;
+use crate::limits::RunBudget;
 use crate::sync::error_chain;
 
 /// Largest app response read; bigger answers fail the attempt. Step outputs have their own, smaller limit.
@@ -42,28 +43,40 @@ impl Engine {
             JobKind::Step { step_id, .. } => step_id.as_str(),
             JobKind::Discovery | JobKind::Timeout { .. } => durin_protocol::DISCOVERY_STEP_ID,
         };
+        let limits = self.inner.config.run_limits;
+        // A run already past its limits (checkpointed by another instance's call) fails before the call.
+        if let Some(error) = limits.exceeded(state.steps.len(), state.steps_bytes) {
+            return failed(error, true);
+        }
         let mut request = call_request(job, state, step_id);
         let mut _live = None;
+        let mut budget = None;
         if self.inner.config.checkpointing && job.kind == JobKind::Discovery {
             request.ctx.fn_id = Some(durin_protocol::function_uuid(&state.run.function_id));
             // One dispatch: the job and its attempt, so a checkpoint from a superseded request is refused.
             let qi_id = format!("{}:{}", job.job_id, job.attempt);
             request.ctx.qi_id = Some(qi_id.clone());
-            _live = Some(self.inner.dispatches.begin(
-                qi_id,
-                Dispatch {
-                    run_id: job.run_id.clone(),
-                    job_id: job.job_id.clone(),
-                    kind: job.kind.clone(),
-                    attempt: job.attempt,
-                },
-            ));
+            _live = Some(
+                self.inner.dispatches.begin(
+                    qi_id,
+                    Dispatch {
+                        run_id: job.run_id.clone(),
+                        job_id: job.job_id.clone(),
+                        kind: job.kind.clone(),
+                        attempt: job.attempt,
+                        budget: budget
+                            .insert(RunBudget::new(limits, state.steps.len(), state.steps_bytes))
+                            .clone()
+                            .into(),
+                    },
+                ),
+            );
         }
         let url = match call_url(url, &state.run.function_id, step_id) {
             Ok(url) => url,
             Err(message) => return failed(error_object("InvalidAppUrl", &message), true),
         };
-        let sent = self
+        let builder = self
             .inner
             .http
             .post(url)
@@ -72,28 +85,50 @@ impl Engine {
             .header(headers::REQUEST_ID, ulid::Ulid::generate().to_string())
             .header(headers::JOB_ID, &job.job_id)
             .header(headers::REQ_VERSION, state.request_version.to_string())
-            .header(headers::SERVER_KIND, headers::SERVER_KIND_DEV)
-            .timeout(self.inner.config.request_timeout)
-            .json(&request)
-            .send()
-            .await;
+            .header(headers::SERVER_KIND, self.server_kind())
+            .timeout(self.inner.config.request_timeout);
+        let sent = self.signed_json(builder, &request).send().await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) if error.is_timeout() => {
-                let secs = self.inner.config.request_timeout.as_secs_f64();
-                return failed(
-                    error_object(
-                        "TimeoutError",
-                        &format!("the app did not answer within {secs} s"),
-                    ),
-                    false,
-                );
+            // Before the timeout arm: a connection that could not be opened in time is unreachable.
+            Err(error) if error.is_connect() => {
+                let message = if error.is_timeout() {
+                    let secs = crate::engine::CONNECT_TIMEOUT
+                        .min(self.inner.config.request_timeout)
+                        .as_secs_f64();
+                    format!("could not connect within {secs} s: {}", error_chain(&error))
+                } else {
+                    error_chain(&error)
+                };
+                return failed(error_object("AppUnreachable", &message), false);
             }
+            Err(error) if error.is_timeout() => return self.timed_out(),
+            // Connected, but the connection ended before an answer (the app died, a proxy cut it).
             Err(error) => {
-                return failed(error_object("AppUnreachable", &error_chain(&error)), false);
+                let message = format!(
+                    "the connection closed before the app answered: {}",
+                    error_chain(&error)
+                );
+                return failed(error_object("AppConnectionError", &message), false);
             }
         };
-        self.read_reply(response).await
+        let reply = self.read_reply(response).await;
+        // A checkpoint refused for the run's limits: whatever the app answered, the run fails.
+        match budget.as_ref().and_then(RunBudget::exceeded) {
+            Some(error) => failed(error, true),
+            None => reply,
+        }
+    }
+
+    fn timed_out(&self) -> AppReply {
+        let secs = self.inner.config.request_timeout.as_secs_f64();
+        failed(
+            error_object(
+                "TimeoutError",
+                &format!("the app did not answer within {secs} s"),
+            ),
+            false,
+        )
     }
 
     async fn read_reply(&self, mut response: reqwest::Response) -> AppReply {
@@ -121,6 +156,7 @@ impl Engine {
                     }
                 }
                 Ok(None) => break,
+                Err(error) if error.is_timeout() => return self.timed_out(),
                 Err(error) => {
                     return failed(
                         error_object("AppConnectionError", &error_chain(&error)),
@@ -151,7 +187,7 @@ impl Engine {
                     &format!("cannot read the app's operations: {e}"),
                 )),
             },
-            _ => ReplyKind::Failed(error_from_body(status.as_u16(), &body)),
+            _ => ReplyKind::Failed(error_from_body(status.as_u16(), &body, is_sdk)),
         };
         AppReply {
             kind,
@@ -176,18 +212,31 @@ pub(crate) fn error_object(name: &str, message: &str) -> Value {
 }
 
 /// The error an app reported in a non-2xx body, kept as the app sent it (it becomes the run's output
-/// when the run fails), or one describing the status when the body is not a JSON object.
-fn error_from_body(status: u16, body: &[u8]) -> Value {
+/// when the run fails), or one describing the status when the body is not a JSON object. An answer
+/// without the SDK header that is not an SDK error object came from something else on the way (a proxy's
+/// error page, a server in front of the app): it is named so.
+fn error_from_body(status: u16, body: &[u8], is_sdk: bool) -> Value {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) if !object.is_empty() => Value::Object(object),
         _ => {
             let text = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
-            let message = if text.trim().is_empty() {
-                format!("the app answered HTTP {status}")
+            let (name, what) = if is_sdk {
+                ("Error", format!("the app answered HTTP {status}"))
             } else {
-                format!("the app answered HTTP {status}: {text}")
+                (
+                    "NotAnSdkResponse",
+                    format!(
+                        "HTTP {status} without an x-inngest-sdk header (not from an SDK: a proxy or \
+                         server in front of the app?)"
+                    ),
+                )
             };
-            error_object("Error", &message)
+            let message = if text.trim().is_empty() {
+                what
+            } else {
+                format!("{what}: {text}")
+            };
+            error_object(name, &message)
         }
     }
 }
@@ -279,13 +328,21 @@ mod tests {
     #[test]
     fn reads_sdk_error_bodies() {
         let body = br#"{"name":"Error","message":"boom","stack":"s","__serialized":true}"#;
-        let error = error_from_body(500, body);
+        let error = error_from_body(500, body, true);
         assert_eq!(
             error,
             serde_json::from_slice::<Value>(body).unwrap(),
             "kept as the app sent it"
         );
-        let error = error_from_body(502, b"Bad Gateway");
+        let error = error_from_body(502, b"Bad Gateway", true);
         assert_eq!(error["message"], "the app answered HTTP 502: Bad Gateway");
+        let error = error_from_body(502, b"<html>Bad Gateway</html>", false);
+        assert_eq!(error["name"], "NotAnSdkResponse");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("HTTP 502 without an x-inngest-sdk header")),
+            "{error}"
+        );
     }
 }

@@ -328,4 +328,31 @@ mod tests {
             Err(IntakeError::MalformedJson(_))
         ));
     }
+
+    proptest::proptest! {
+        /// Whatever a client POSTs to `/e/{key}`: events or a clear error, never a panic.
+        #[test]
+        fn any_body_is_events_or_an_intake_error(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            name in "\\PC{0,40}",
+            data in "\\PC{0,40}",
+            ts in proptest::prelude::any::<i64>(),
+        ) {
+            if let Ok(events) = parse_events(&body) {
+                for (index, event) in events.into_iter().enumerate() {
+                    let _ = normalize(index, event, 1_000, Ulid::generate().to_string());
+                }
+            }
+            let shaped = json!({"name": name, "data": data, "ts": ts, "id": data, "user": ts});
+            let _ = one(shaped);
+        }
+
+        /// The SDKs' id-seed header, however malformed, gives a seed or nothing, and ids for any index.
+        #[test]
+        fn any_id_seed_header_parses_or_is_ignored(header in "\\PC{0,60}|[0-9]{1,25},[A-Za-z0-9+/=]{0,20}", index in proptest::prelude::any::<usize>()) {
+            if let Some(seed) = IdSeed::parse(&header) {
+                let _ = seed.id_for(index);
+            }
+        }
+    }
 }

@@ -329,6 +329,15 @@ impl Planner<'_> {
             return self.failure(step, error_object("InvalidWait", &message), failed, false);
         }
 
+        if let Some(error) = self.over_run_limits(&memos) {
+            let failed = FailedAttempt {
+                attempt: self.job.attempt,
+                non_retriable: true,
+                retry_at: None,
+            };
+            return self.failure(step, error, failed, false);
+        }
+
         let record = self.record(step, outcome, error, None);
         let mut finish = self.base(record, JobUpdate::Remove);
         finish.disable_immediate_execution = ops.len() > 1;
@@ -395,6 +404,22 @@ impl Planner<'_> {
                 finish
             }
         }
+    }
+
+    /// The error ending the run if storing `memos` would pass the run's limits.
+    fn over_run_limits(&self, memos: &[StepMemo]) -> Option<Value> {
+        if memos.is_empty() {
+            return None;
+        }
+        let bytes = memos
+            .iter()
+            .map(|m| crate::limits::memo_bytes(&m.memo))
+            .fold(self.state.steps_bytes, u64::saturating_add);
+        self.engine
+            .inner
+            .config
+            .run_limits
+            .exceeded(self.state.steps.len() + memos.len(), bytes)
     }
 
     fn discovery(&self, due_at: i64) -> NewJob {

@@ -7,6 +7,14 @@ use durin_store::AppSync;
 use crate::engine::Engine;
 use crate::error::{EngineError, RegisterError};
 
+/// Most functions one app registers (Inngest's per-app limit). The trigger matcher holds every function
+/// in memory and every event is matched against them.
+pub const FUNCTIONS_PER_APP_MAX: usize = 1_000;
+/// Most triggers one function has (Inngest's limit).
+pub const TRIGGERS_PER_FUNCTION_MAX: usize = 10;
+/// Longest function id, in bytes (ids travel in URLs and headers).
+pub const FUNCTION_ID_MAX_BYTES: usize = 256;
+
 impl Engine {
     /// Validates and stores an app's registration. `expected_server_kind` is the app's
     /// `X-Inngest-Expected-Server-Kind` header, if it sent one.
@@ -15,10 +23,14 @@ impl Engine {
         request: RegisterRequest,
         expected_server_kind: Option<&str>,
     ) -> Result<RegisterResponse, EngineError> {
-        if let Some(kind) = expected_server_kind
-            .filter(|k| !k.is_empty() && *k != durin_protocol::headers::SERVER_KIND_DEV)
+        if let Some(kind) =
+            expected_server_kind.filter(|k| !k.is_empty() && *k != self.server_kind())
         {
-            return Err(RegisterError::ServerKindMismatch(kind.to_owned()).into());
+            return Err(RegisterError::ServerKindMismatch {
+                server: self.server_kind(),
+                expected: kind.to_owned(),
+            }
+            .into());
         }
         let (sync, notes) = to_app_sync(&request, self.now())?;
         for note in &notes {
@@ -55,6 +67,12 @@ pub(crate) fn to_app_sync(
     if request.app_name.trim().is_empty() {
         return Err(RegisterError::MissingAppName);
     }
+    if request.functions.len() > FUNCTIONS_PER_APP_MAX {
+        return Err(RegisterError::TooManyFunctions {
+            count: request.functions.len(),
+            limit: FUNCTIONS_PER_APP_MAX,
+        });
+    }
     let mut notes = Vec::new();
     let mut functions = Vec::with_capacity(request.functions.len());
     for (index, def) in request.functions.iter().enumerate() {
@@ -82,10 +100,25 @@ fn to_function(
     if def.id.trim().is_empty() {
         return Err(RegisterError::MissingFunctionId { index });
     }
+    if def.id.len() > FUNCTION_ID_MAX_BYTES {
+        return Err(RegisterError::InvalidFunction {
+            function: def.id.chars().take(64).collect::<String>() + "…",
+            message: format!(
+                "`id` is {} bytes; the limit is {FUNCTION_ID_MAX_BYTES}",
+                def.id.len()
+            ),
+        });
+    }
     let invalid = |message: &str| RegisterError::InvalidFunction {
         function: def.id.clone(),
         message: message.to_owned(),
     };
+    if def.triggers.len() > TRIGGERS_PER_FUNCTION_MAX {
+        return Err(invalid(&format!(
+            "it has {} triggers; the limit is {TRIGGERS_PER_FUNCTION_MAX}",
+            def.triggers.len()
+        )));
+    }
     let step = def
         .main_step()
         .ok_or_else(|| invalid("`steps` must hold the function's step with its runtime URL"))?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use durin_core::JobKind;
-use durin_store::{AttemptFinish, ClaimedJob};
+use durin_store::{AttemptFinish, ClaimedJob, StoreError};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
@@ -20,6 +20,10 @@ const CLAIM_BATCH: usize = 256;
 const MAX_IDLE: Duration = Duration::from_secs(1);
 /// After a store error, wait this long before trying again.
 const STORE_RETRY: Duration = Duration::from_millis(500);
+/// An attempt's own store calls are tried again after this pause, doubled each time up to
+/// `ATTEMPT_STORE_RETRY_MAX`.
+const ATTEMPT_STORE_RETRY_FIRST: Duration = Duration::from_millis(100);
+const ATTEMPT_STORE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run(engine: Engine) {
     let lease_ms = lease_ms(&engine);
@@ -101,12 +105,18 @@ async fn attempt(engine: Engine, job: ClaimedJob) {
     if !job.interrupted {
         telemetry::timer_lateness(started_at - job.due_at);
     }
-    let state = match engine.store().load_run_state(&job.run_id).await {
-        Ok(state) => state,
-        Err(error) => {
-            tracing::error!(%error, "cannot load the run; the job is retried after its lease");
-            return;
-        }
+    // A store that is briefly unavailable (a full disk being freed, a database restarting) delays the
+    // attempt rather than leaving its job to wait out its lease. Every try ends well inside the lease,
+    // so that no other instance can have taken the job over meanwhile.
+    let half_margin = i64::try_from(engine.config().lease_margin.as_millis() / 2).unwrap_or(0);
+    let load_deadline = started_at + half_margin;
+    let record_deadline = started_at + lease_ms(&engine) - half_margin;
+    let Some(state) = with_store_retries(&engine, "load the run", load_deadline, || {
+        engine.store().load_run_state(&job.run_id)
+    })
+    .await
+    else {
+        return;
     };
     let planner = |now| Planner {
         engine: &engine,
@@ -140,21 +150,90 @@ async fn attempt(engine: Engine, job: ClaimedJob) {
         planner(engine.now()).plan(reply)
     };
     // Events this attempt emits may end other runs' waits (an invoked run's end), in the same commit.
-    match engine.resolutions_for(&finish.emit_events).await {
-        Ok(resolutions) => finish.resolve_pauses.extend(resolutions),
-        Err(error) => {
-            tracing::error!(%error, "cannot read waiting steps; the job is retried after its lease");
-            return;
-        }
-    }
+    let emitted = &finish.emit_events;
+    let Some(resolutions) =
+        with_store_retries(&engine, "read waiting steps", record_deadline, || {
+            engine.resolutions_for(emitted)
+        })
+        .await
+    else {
+        return;
+    };
+    finish.resolve_pauses.extend(resolutions);
+    // Recorded only while the job is still this claim's: if the lease expired meanwhile (the process was
+    // frozen, the store unreachable) and another claim took the job over, the store refuses the finish.
+    finish.lease = Some(job.leased_until);
     log_attempt(&finish);
     let facts = telemetry::AttemptFacts::of(&job.function_id, &finish);
-    if let Err(error) = engine.store().finish_attempt(finish).await {
-        tracing::error!(%error, "cannot record the attempt; it is retried after its lease");
+    let mut tries = 0_u32;
+    let recorded = with_store_retries(&engine, "record the attempt", record_deadline, || {
+        tries += 1;
+        let (engine, finish, again) = (engine.clone(), finish.clone(), tries > 1);
+        async move {
+            // A commit reported as failed may have happened all the same (a connection lost during
+            // COMMIT): recording it twice would enqueue its consequences twice.
+            if again && already_recorded(&engine, &finish).await? {
+                return Ok(());
+            }
+            if again {
+                telemetry::attempt_record_retried();
+            }
+            engine.store().finish_attempt(finish).await
+        }
+    })
+    .await;
+    if recorded.is_none() {
         return;
     }
     facts.record();
     engine.wake_scheduler();
+}
+
+/// Calls `op` until it succeeds, fails for a reason waiting cannot fix, or `deadline` (Unix ms) passes.
+/// None when it gave up: the job is then tried again once its lease has expired (as interrupted).
+async fn with_store_retries<T, F, Fut>(
+    engine: &Engine,
+    what: &str,
+    deadline: i64,
+    mut op: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = ATTEMPT_STORE_RETRY_FIRST;
+    loop {
+        let error = match op().await {
+            Ok(value) => return Some(value),
+            Err(error @ StoreError::LeaseLost(_)) => {
+                tracing::warn!(%error, "the attempt is not recorded: its job has a newer claim");
+                return None;
+            }
+            Err(error) => error,
+        };
+        let pause_ms = i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+        // Only an unavailable store may come back; a missing or corrupt record stays so.
+        let transient = matches!(error, StoreError::Unavailable(_));
+        if !transient || engine.now().saturating_add(pause_ms) > deadline {
+            tracing::error!(%error, "cannot {what}; the job is retried after its lease");
+            return None;
+        }
+        tracing::warn!(%error, "cannot {what}; trying again in {pause:?}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(ATTEMPT_STORE_RETRY_MAX);
+    }
+}
+
+/// Whether the store already holds this attempt's record (same job, attempt number and times).
+async fn already_recorded(engine: &Engine, finish: &AttemptFinish) -> Result<bool, StoreError> {
+    let attempt = &finish.attempt;
+    let recorded = engine.store().attempts_for_run(&attempt.run_id).await?;
+    Ok(recorded.iter().any(|r| {
+        r.job_id == attempt.job_id
+            && r.attempt == attempt.attempt
+            && r.started_at == attempt.started_at
+            && r.ended_at == attempt.ended_at
+    }))
 }
 
 fn log_attempt(finish: &AttemptFinish) {

@@ -42,13 +42,14 @@ impl Engine {
     }
 
     async fn put_app(&self, url: &str) -> Result<(), String> {
-        let response = self
+        let builder = self
             .inner
             .http
             .put(url)
-            .header(headers::SERVER_KIND, headers::SERVER_KIND_DEV)
-            .timeout(SYNC_TIMEOUT)
-            .json(&json!({ "url": url }))
+            .header(headers::SERVER_KIND, self.server_kind())
+            .timeout(SYNC_TIMEOUT);
+        let response = self
+            .signed_json(builder, &json!({ "url": url }))
             .send()
             .await
             .map_err(|e| format!("unreachable: {}", error_chain(&e)))?;
@@ -71,7 +72,8 @@ impl Engine {
 
     /// Whether `url` answers like an SDK (a GET carrying `x-inngest-sdk`).
     async fn looks_like_app(&self, url: &str) -> bool {
-        match self.inner.http.get(url).timeout(PROBE_TIMEOUT).send().await {
+        let builder = self.inner.http.get(url).timeout(PROBE_TIMEOUT);
+        match self.signed_empty(builder).send().await {
             Ok(response) => response.headers().contains_key(headers::SDK),
             Err(_) => false,
         }

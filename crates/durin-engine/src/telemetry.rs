@@ -15,6 +15,16 @@ pub(crate) fn runs_started<'a>(function_ids: impl IntoIterator<Item = &'a str>) 
     }
 }
 
+/// A request of events refused because intake was saturated (503 "engine busy").
+pub(crate) fn intake_refused() {
+    metrics::counter!("durin_events_refused_busy_total").increment(1);
+}
+
+/// An attempt's record could not be written at once (the store was unavailable) and is written again.
+pub(crate) fn attempt_record_retried() {
+    metrics::counter!("durin_attempt_record_retries_total").increment(1);
+}
+
 /// How long one call to an app took, from sending the request to reading the whole answer.
 pub(crate) fn app_request(function: &str, took: std::time::Duration) {
     metrics::histogram!("durin_app_request_duration_seconds", "function" => function.to_owned())

@@ -18,3 +18,6 @@ pub const JOB_ID: &str = "x-inngest-job-id";
 
 /// The server kind Durin announces in development mode.
 pub const SERVER_KIND_DEV: &str = "dev";
+/// The server kind `durin serve` announces: the official SDKs in production mode expect `cloud`.
+pub const SERVER_KIND_CLOUD: &str = "cloud";
+pub const AUTHORIZATION: &str = "authorization";

@@ -8,8 +8,10 @@ pub mod call;
 pub mod event;
 pub mod function_uuid;
 pub mod headers;
+pub mod jcs;
 pub mod ops;
 pub mod register;
+pub mod signing;
 pub mod step_id;
 
 pub use call::{CallContext, CallRequest, CheckpointRequest, StepStack};
@@ -19,6 +21,7 @@ pub use ops::{OpCode, Operation, SerializedError, UserlandId};
 pub use register::{
     FunctionDef, RegisterRequest, RegisterResponse, RetriesDef, StepDef, TriggerDef,
 };
+pub use signing::{KeyError, SignatureError, SigningKey};
 pub use step_id::hashed_step_id;
 
 /// The `stepId` query value of a discovery request (run the function body, maybe execute one new step).

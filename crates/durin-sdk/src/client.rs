@@ -9,6 +9,7 @@ use durin_protocol::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::Keys;
 use crate::checkpoint::Checkpointing;
 use crate::error::ClientError;
 use crate::function::Function;
@@ -37,6 +38,8 @@ struct Inner {
     functions: RwLock<Vec<Function>>,
     /// `None`: answer after every step even when the engine offers checkpointing.
     checkpointing: RwLock<Option<Checkpointing>>,
+    /// `Some`: production mode (signed requests only, bearer token on requests to the engine).
+    keys: RwLock<Option<Keys>>,
 }
 
 /// An event to send to the engine.
@@ -84,7 +87,8 @@ impl Event {
 impl Client {
     /// A client for app `app_id`. The engine URL comes from the environment: `INNGEST_DEV` if it is a URL,
     /// else `INNGEST_BASE_URL`, else `DURIN_URL`, else `http://127.0.0.1:8288`. The event key comes from
-    /// `INNGEST_EVENT_KEY`.
+    /// `INNGEST_EVENT_KEY`; `INNGEST_SIGNING_KEY` (and `INNGEST_SIGNING_KEY_FALLBACK`) put the client in
+    /// production mode (see [`Client::with_signing_key`]).
     pub fn new(app_id: impl Into<String>) -> Self {
         let var = |name: &str| {
             std::env::var(name)
@@ -96,7 +100,9 @@ impl Client {
             .or_else(|| var("INNGEST_BASE_URL"))
             .or_else(|| var("DURIN_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Self::build(app_id.into(), base_url, var("INNGEST_EVENT_KEY"))
+        let client = Self::build(app_id.into(), base_url, var("INNGEST_EVENT_KEY"));
+        client.keys_from_env();
+        client
     }
 
     /// A client for app `app_id` talking to the engine at `base_url` (e.g. `http://127.0.0.1:8288`).
@@ -116,6 +122,7 @@ impl Client {
                 http: reqwest::Client::new(),
                 functions: RwLock::new(Vec::new()),
                 checkpointing: RwLock::new(Some(Checkpointing::default())),
+                keys: RwLock::new(None),
             }),
         }
     }
@@ -156,6 +163,22 @@ impl Client {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub(crate) fn keys(&self) -> Option<Keys> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_keys(&self, keys: Option<Keys>) {
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+    }
+
     pub(crate) fn has_event_key(&self) -> bool {
         self.inner.event_key.is_some()
     }
@@ -191,7 +214,7 @@ impl Client {
         let key = self.inner.event_key.as_deref().unwrap_or(DEV_EVENT_KEY);
         let url = format!("{}/e/{key}", self.inner.base_url);
         let request = self.request(reqwest::Method::POST, &url).json(&events);
-        let body = send(request, &url).await?;
+        let body = self.exchange(request, &url).await?;
         let reply: SendEventsResponse =
             serde_json::from_slice(&body).map_err(|error| ClientError::Decode {
                 url: url.clone(),
@@ -203,7 +226,7 @@ impl Client {
     /// Registers the served functions with the engine (`POST {base}/fn/register`), saying they are served
     /// at `serve_url` (e.g. `http://127.0.0.1:3000/api/inngest`). Call it after [`crate::serve`].
     pub async fn sync(&self, serve_url: &str) -> Result<(), ClientError> {
-        self.register(serve_url, headers::SERVER_KIND_DEV, None)
+        self.register(serve_url, self.expected_server_kind(), None)
             .await
             .map(|_| ())
     }
@@ -240,7 +263,7 @@ impl Client {
         if let Some(deploy_id) = deploy_id {
             request = request.query(&[("deployId", deploy_id)]);
         }
-        let body = send(request, &url).await?;
+        let body = self.exchange(request, &url).await?;
         Ok(serde_json::from_slice(&body).ok())
     }
 
@@ -250,7 +273,7 @@ impl Client {
             "{}/v1/checkpoint/{}/async",
             self.inner.base_url, request.run_id
         );
-        send(
+        self.exchange(
             self.request(reqwest::Method::POST, &url).json(request),
             &url,
         )
@@ -264,7 +287,9 @@ impl Client {
         path: &str,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.inner.base_url);
-        let body = send(self.request(reqwest::Method::GET, &url), &url).await?;
+        let body = self
+            .exchange(self.request(reqwest::Method::GET, &url), &url)
+            .await?;
         serde_json::from_slice(&body).map_err(|error| ClientError::Decode {
             url,
             message: error.to_string(),
@@ -282,12 +307,26 @@ impl Client {
     }
 }
 
-async fn send(request: reqwest::RequestBuilder, url: &str) -> Result<Bytes, ClientError> {
+impl Client {
+    /// Sends a request to the engine (with the bearer token in production mode) and reads a 2xx answer.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<Bytes, ClientError> {
+        read_answer(self.send_authenticated(request).await, url).await
+    }
+}
+
+async fn read_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    url: &str,
+) -> Result<Bytes, ClientError> {
     let transport = |error: reqwest::Error| ClientError::Transport {
         url: url.to_owned(),
         message: error.to_string(),
     };
-    let response = request.send().await.map_err(transport)?;
+    let response = sent.map_err(transport)?;
     let status = response.status();
     let body = response.bytes().await.map_err(transport)?;
     if !status.is_success() {

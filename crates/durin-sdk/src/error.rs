@@ -233,6 +233,9 @@ pub enum ClientError {
     },
     #[error("unreadable answer from {url}: {message}")]
     Decode { url: String, message: String },
+    /// A signing key that is not `signkey-<env>-<hex>` (the message never contains the key).
+    #[error("invalid signing key: {0}")]
+    InvalidKey(String),
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //! This crate depends on `durin-protocol` only: it must never depend on the engine, and it keeps no state
 //! between requests (every request replays the function from the memoized step results it carries).
 
+mod auth;
 mod checkpoint;
 mod client;
 mod error;

@@ -69,8 +69,8 @@ async fn introspect(State(app): State<Arc<App>>) -> Reply {
             "schema_version": "2024-05-24",
             "function_count": app.functions.len(),
             "has_event_key": app.client.has_event_key(),
-            "has_signing_key": false,
-            "mode": "dev",
+            "has_signing_key": app.client.keys().is_some(),
+            "mode": if app.client.keys().is_some() { "cloud" } else { "dev" },
         }),
     )
 }
@@ -86,6 +86,10 @@ async fn sync(
     request_headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
+    // A forged sync could point the engine at another URL.
+    if let Err(refused) = check_signature(&app, &request_headers, &body) {
+        return refused;
+    }
     let query = query_params(&uri);
     let from_body = serde_json::from_slice::<SyncBody>(&body)
         .ok()
@@ -132,7 +136,22 @@ async fn sync(
 }
 
 async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
-    let query = query_params(request.uri());
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => {
+            return Reply::problem(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                format!("unreadable request body: {error}"),
+            )
+            .into_response();
+        }
+    };
+    if let Err(refused) = check_signature(&app, &parts.headers, &body) {
+        return refused.into_response();
+    }
+    let query = query_params(&parts.uri);
     if query.get("probe").is_some_and(|probe| probe == "trust") {
         return (StatusCode::OK, Body::empty()).into_response();
     }
@@ -162,17 +181,6 @@ async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
             format!("function {fn_id:?} was defined without a handler"),
         )
         .into_response();
-    };
-    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(error) => {
-            return Reply::problem(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                format!("unreadable request body: {error}"),
-            )
-            .into_response();
-        }
     };
     let mut call: CallRequest = match serde_json::from_slice(&body) {
         Ok(call) => call,
@@ -210,6 +218,20 @@ async fn call(State(app): State<Arc<App>>, request: Request) -> Response {
         .instrument(span)
         .await
         .into_response()
+}
+
+/// In production mode (a signing key), a request must be signed by the engine: 401 otherwise.
+fn check_signature(app: &App, request_headers: &HeaderMap, body: &[u8]) -> Result<(), Reply> {
+    let Some(keys) = app.client.keys() else {
+        return Ok(());
+    };
+    let signature = request_headers
+        .get(headers::SIGNATURE)
+        .and_then(|value| value.to_str().ok());
+    keys.verify(signature, body).map_err(|error| {
+        tracing::warn!(%error, "refused a request that is not signed with the signing key");
+        Reply::problem(StatusCode::UNAUTHORIZED, "Unauthorized", error.to_string())
+    })
 }
 
 /// A call request too large to carry the run's state says `use_api`: fetch events and steps from the API.

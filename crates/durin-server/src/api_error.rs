@@ -39,13 +39,40 @@ pub(crate) struct ErrorBody {
     pub(crate) status: u16,
 }
 
+/// Seconds a client should wait before sending again after a 503 (the store unavailable, the engine busy)
+/// or a 429.
+pub(crate) const RETRY_AFTER_SECS: u64 = durin_engine::BUSY_RETRY_AFTER_SECS;
+
+impl ApiError {
+    /// The `Retry-After` header this error's answer carries, if any: a refusal the client may send again.
+    pub(crate) fn retry_after(&self) -> Option<(axum::http::HeaderName, String)> {
+        matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        )
+        .then(|| {
+            (
+                axum::http::header::RETRY_AFTER,
+                RETRY_AFTER_SECS.to_string(),
+            )
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.retry_after();
         let body = ErrorBody {
             error: self.message,
             status: self.status.as_u16(),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some((name, value)) = retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&value)
+        {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -53,7 +80,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(what) => Self::not_found(format!("not found: {what}")),
-            StoreError::Unavailable(_) | StoreError::Corrupt(_) => {
+            StoreError::Unavailable(_) | StoreError::Corrupt(_) | StoreError::LeaseLost(_) => {
                 tracing::error!(%error, "store error");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }
@@ -69,6 +96,9 @@ impl From<EngineError> for ApiError {
             EngineError::Register(error) => error.into(),
             EngineError::Stale(message) => Self::new(StatusCode::CONFLICT, message),
             EngineError::InvalidRequest(message) => Self::bad_request(message),
+            EngineError::Busy { message, .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            }
         }
     }
 }

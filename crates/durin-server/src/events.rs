@@ -24,7 +24,7 @@ pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
     path = "/e/{key}",
     tag = "events",
     params(
-        ("key" = String, Path, description = "The event key (any non-blank string)."),
+        ("key" = String, Path, description = "The event key: any non-blank string for `durin dev`, one of its `--event-key`s for `durin serve`."),
         (
             "x-inngest-event-id-seed" = Option<String>,
             Header,
@@ -39,13 +39,23 @@ pub(crate) const EVENT_BODY_MAX_BYTES: usize = 16 * 1024 * 1024;
             description = "The body is not an event or an array of events.",
             body = SendEventsResponse,
         ),
-        (status = 401, description = "The event key is blank.", body = SendEventsResponse),
+        (
+            status = 401,
+            description = "The event key is blank, or (`durin serve`) not one of the engine's event keys.",
+            body = SendEventsResponse,
+        ),
         (
             status = 413,
             description = "Too many events, or an event or the body is too large.",
             body = SendEventsResponse,
         ),
-        (status = 503, description = "The store is unavailable.", body = SendEventsResponse),
+        (
+            status = 503,
+            description = "The store is unavailable, or the engine is busy storing other events: nothing \
+                           of the request was stored; send it again after `Retry-After` seconds.",
+            body = SendEventsResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending again.")),
+        ),
     ),
 )]
 pub(crate) async fn send(
@@ -60,6 +70,11 @@ pub(crate) async fn send(
             "an event key is required in the path",
         ));
     }
+    // Before the body is read: a burst beyond what the store can take is refused, not buffered.
+    let _permit = match engine.intake_permit().await {
+        Ok(permit) => permit,
+        Err(error) => return refuse(error.into()),
+    };
     let bytes = match axum::body::to_bytes(body, EVENT_BODY_MAX_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -87,10 +102,17 @@ pub(crate) async fn send(
 
 /// Event API errors keep Inngest's shape: `{"ids": [], "status": N, "error": "..."}`.
 fn refuse(error: ApiError) -> Response {
+    let retry_after = error.retry_after();
     let body = SendEventsResponse {
         ids: Vec::new(),
         status: error.status.as_u16(),
         error: Some(error.message),
     };
-    (error.status, Json(body)).into_response()
+    let mut response = (error.status, Json(body)).into_response();
+    if let Some((name, value)) = retry_after
+        && let Ok(value) = axum::http::HeaderValue::from_str(&value)
+    {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }

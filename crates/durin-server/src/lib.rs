@@ -5,6 +5,7 @@
 //! **Architecture invariant:** no engine logic lives here; every write goes through `durin_engine::Engine`.
 
 mod api_error;
+mod auth;
 mod dashboard;
 mod events;
 mod gql;
@@ -12,6 +13,7 @@ mod metrics;
 mod openapi;
 mod register;
 mod rest;
+mod session;
 mod steps;
 mod views;
 
@@ -33,6 +35,13 @@ pub fn app(engine: Engine) -> Router {
         .nest("/v1", rest::routes())
         .merge(gql::routes())
         .merge(dashboard::routes())
+        .route(session::LOGIN_PATH, post(session::login))
+        .route(session::LOGOUT_PATH, post(session::logout))
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
+        // Outermost, so that it also covers paths no route matches: in production, default-deny.
+        .layer(axum::middleware::from_fn_with_state(
+            engine.clone(),
+            auth::guard,
+        ))
         .with_state(engine)
 }

@@ -30,6 +30,8 @@ use crate::api_error::{ApiError, ErrorBody};
         crate::events::send,
         crate::register::register,
         crate::gql::http::graphql,
+        crate::session::login,
+        crate::session::logout,
         health,
         metrics,
         serve

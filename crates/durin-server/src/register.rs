@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use durin_engine::Engine;
 use durin_protocol::{RegisterRequest, headers};
 
@@ -22,7 +22,7 @@ use crate::views::RegisterResponse;
         (
             "x-inngest-expected-server-kind" = Option<String>,
             Header,
-            description = "The server kind the SDK expects (`dev`); any other value is refused."
+            description = "The server kind the SDK expects (`dev` for `durin dev`, `cloud` for `durin serve`); any other value is refused."
         ),
     ),
     request_body(content = crate::openapi::RegisterRequest, content_type = "application/json"),
@@ -33,6 +33,7 @@ use crate::views::RegisterResponse;
             description = "The payload is invalid, or the server kind is not the expected one.",
             body = ErrorBody,
         ),
+        (status = 413, description = "The payload is larger than 2 MiB.", body = ErrorBody),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -41,11 +42,16 @@ pub(crate) async fn register(
     request_headers: HeaderMap,
     payload: Result<Json<RegisterRequest>, JsonRejection>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
+    // 413 over the body limit; every other refusal of the payload is a 400, as the SDKs expect.
     let Json(request) = payload.map_err(|rejection| {
-        ApiError::bad_request(format!(
-            "invalid register payload: {}",
-            rejection.body_text()
-        ))
+        let status = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(
+            status,
+            format!("invalid register payload: {}", rejection.body_text()),
+        )
     })?;
     let expected_kind = request_headers
         .get(headers::EXPECTED_SERVER_KIND)

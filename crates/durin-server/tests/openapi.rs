@@ -638,6 +638,10 @@ async fn real_answers_match_their_schemas() {
     v.check("POST", "/v1/apps", &refused);
     let apps = call(app, "GET", "/v1/apps", None).await;
     v.check("GET", "/v1/apps", &apps);
+    // The dashboard login's only JSON answer is its refusal of a body without `signing_key`.
+    let bad_login = call(app, "POST", "/auth/login", Some(&json!({ "key": "x" }))).await;
+    assert_eq!(bad_login.status, StatusCode::BAD_REQUEST);
+    v.check("POST", "/auth/login", &bad_login);
 
     // Every JSON operation of the document was checked with at least one real answer.
     let checked: BTreeSet<(String, String)> = v

@@ -215,6 +215,7 @@ async function api(path, { method = "GET", body } = {}) {
   } catch {
     parsed = null;
   }
+  if (res.status === 401 && !path.startsWith("/auth/")) showLogin();
   if (!res.ok) {
     const named = parsed && typeof parsed.error === "string" ? parsed.error : null;
     const missing = !named && (res.status === 404 || res.status === 405);
@@ -225,6 +226,48 @@ async function api(path, { method = "GET", body } = {}) {
 }
 
 const enc = encodeURIComponent;
+
+// `durin serve` requires its signing key: the form exchanges it for an HttpOnly session cookie
+// (POST /auth/login) and reloads; the key itself is never stored by the page.
+let loginShown = false;
+function showLogin() {
+  if (loginShown) return;
+  loginShown = true;
+  const key = h("input", {
+    type: "password",
+    name: "signing_key",
+    autocomplete: "current-password",
+    placeholder: "signkey-prod-…",
+    required: true,
+    "data-testid": "login-key",
+  });
+  const message = h("p", { class: "login-error", "data-testid": "login-error", role: "alert" });
+  const form = h(
+    "form",
+    {
+      class: "login",
+      "data-testid": "login",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        message.textContent = "";
+        try {
+          await api("/auth/login", { method: "POST", body: { signing_key: key.value } });
+          location.reload();
+        } catch (err) {
+          message.textContent = err.message;
+        }
+      },
+    },
+    h("h1", null, "Log in"),
+    h("p", null, "This engine requires its signing key (the value of --signing-key or INNGEST_SIGNING_KEY)."),
+    key,
+    h("button", { class: "btn btn--primary", type: "submit" }, "Log in"),
+    message,
+  );
+  // Over the page, so that the page's own error messages do not replace it.
+  document.body.append(h("div", { class: "login-overlay" }, form));
+  key.focus();
+}
 
 let connected = null;
 function setConnection(ok) {

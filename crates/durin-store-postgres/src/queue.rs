@@ -51,6 +51,7 @@ pub(crate) async fn claim_due_jobs(
     .bind(claim.instance_id)
     .fetch_all(&mut *c)
     .await?;
+    let leased_until = claim.now.saturating_add(claim.lease_ms);
     rows.iter()
         .map(|row| {
             let kind: String = get(row, 3)?;
@@ -64,6 +65,7 @@ pub(crate) async fn claim_due_jobs(
                 policy: policy_from_json(&policy)?,
                 due_at: get(row, 8)?,
                 interrupted: get(row, 9)?,
+                leased_until,
             })
         })
         .collect()
@@ -96,6 +98,45 @@ async fn runs_to_lock(c: &mut PgConnection, finish: &AttemptFinish) -> Result<Ve
     Ok(runs)
 }
 
+/// Fencing (the run's row is locked by the caller). While the run is running, the job must still be held
+/// by this lease (same attempt, same lease expiry; the job row is locked too, so that no claim slips in
+/// between). Once it ended, the job is gone either way (ended by its run, or taken over and finished by
+/// another claim); then the attempt must not have been recorded already (by the claim that took it over).
+async fn check_lease(
+    c: &mut PgConnection,
+    finish: &AttemptFinish,
+    lease: UnixMillis,
+    running: bool,
+) -> Result<()> {
+    let attempt = &finish.attempt;
+    let held = if running {
+        let job: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT attempt, leased_until FROM jobs WHERE job_id = $1 FOR UPDATE")
+                .bind(&attempt.job_id)
+                .fetch_optional(&mut *c)
+                .await?;
+        job == Some((i64::from(attempt.attempt), Some(lease)))
+    } else {
+        let recorded: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM attempts WHERE run_id = $1 AND job_id = $2 AND attempt = $3)",
+        )
+        .bind(&attempt.run_id)
+        .bind(&attempt.job_id)
+        .bind(i64::from(attempt.attempt))
+        .fetch_one(&mut *c)
+        .await?;
+        !recorded
+    };
+    if held {
+        return Ok(());
+    }
+    Err(StoreError::LeaseLost(format!(
+        "job {} of run {} was claimed again after attempt {}'s lease expired",
+        attempt.job_id, attempt.run_id, attempt.attempt
+    ))
+    .into())
+}
+
 pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish) -> Result<()> {
     let attempt = &finish.attempt;
     let runs = runs_to_lock(c, finish).await?;
@@ -104,6 +145,9 @@ pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish)
     let Some(status) = statuses.get(&attempt.run_id) else {
         return Err(StoreError::NotFound(format!("run {}", attempt.run_id)).into());
     };
+    if let Some(lease) = finish.lease {
+        check_lease(c, finish, lease, status == "Running").await?;
+    }
     record_attempt(c, finish).await?;
     if status != "Running" {
         // Cancelled (or finished by a concurrent job) meanwhile: keep the record, drop the job.

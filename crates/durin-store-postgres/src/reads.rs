@@ -98,9 +98,13 @@ pub(crate) async fn load_run_state(c: &mut PgConnection, run_id: &str) -> Result
             .bind(run_id)
             .fetch_all(&mut *c)
             .await?;
+    let mut steps_bytes = 0u64;
     let steps = stored
         .into_iter()
-        .map(|(id, memo)| Ok((id, from_json::<Value>(&memo)?)))
+        .map(|(id, memo)| {
+            steps_bytes += memo.len() as u64;
+            Ok((id, from_json::<Value>(&memo)?))
+        })
         .collect::<Result<Vec<_>>>()?;
     let waiting_steps: Vec<String> =
         sqlx::query_scalar("SELECT step_id FROM pauses WHERE run_id = $1 ORDER BY step_id")
@@ -114,6 +118,7 @@ pub(crate) async fn load_run_state(c: &mut PgConnection, run_id: &str) -> Result
         run,
         function,
         steps,
+        steps_bytes,
         request_version,
         disable_immediate_execution: disable_immediate,
     })

@@ -20,8 +20,9 @@ use crate::{actions, intake, pauses, queue, reads};
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
 /// How long a call waits for a connection (opening one included) before the store reports itself
-/// unavailable, by default.
-pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// unavailable, by default. Short, so that while the database is away the event API answers 503 within
+/// seconds rather than holding every sender for half a minute; the scheduler tries its writes again.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A database URL PostgreSQL's URL syntax refuses; the text says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -137,6 +137,8 @@ fn step_ran(job: &ClaimedJob) -> AttemptFinish {
         start_runs: Vec::new(),
         pauses: Vec::new(),
         resolve_pauses: Vec::new(),
+        // As the scheduler finishes: under the claim's lease (the fencing check is part of the cost).
+        lease: Some(job.leased_until),
     }
 }
 

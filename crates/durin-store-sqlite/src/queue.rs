@@ -46,6 +46,7 @@ pub(crate) fn claim_due_jobs(
             policy: policy_from_json(&policy)?,
             due_at: row.get(8).map_err(unavailable)?,
             interrupted: leased_until.is_some(),
+            leased_until: now + lease_ms,
         });
     }
     let mut lease = c
@@ -69,8 +70,51 @@ pub(crate) fn expire_all_leases(c: &Connection) -> Result<u64> {
     Ok(changed as u64)
 }
 
+/// The error for a finish whose job was claimed again, or finished, since its lease.
+pub(crate) fn lease_lost(finish: &AttemptFinish) -> StoreError {
+    StoreError::LeaseLost(format!(
+        "job {} of run {} was claimed again after attempt {}'s lease expired",
+        finish.attempt.job_id, finish.attempt.run_id, finish.attempt.attempt
+    ))
+}
+
+/// Fencing. While the run is running, the job must still be held by this lease (same attempt, same
+/// lease expiry). Once it ended, the job is gone either way (ended by its run, or taken over and finished
+/// by another claim); then the attempt must not have been recorded already (by the claim that took it over,
+/// as interrupted).
+fn check_lease(c: &Connection, finish: &AttemptFinish, lease: i64, running: bool) -> Result<()> {
+    let attempt = &finish.attempt;
+    let held = if running {
+        let job: Option<(u32, Option<i64>)> = c
+            .prepare_cached("SELECT attempt, leased_until FROM jobs WHERE job_id = ?1")
+            .map_err(unavailable)?
+            .query_row(params![attempt.job_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(unavailable)?;
+        job == Some((attempt.attempt, Some(lease)))
+    } else {
+        let recorded: bool = c
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM attempts WHERE run_id = ?1 AND job_id = ?2 AND attempt = ?3)",
+            )
+            .map_err(unavailable)?
+            .query_row(
+                params![attempt.run_id, attempt.job_id, attempt.attempt],
+                |row| row.get(0),
+            )
+            .map_err(unavailable)?;
+        !recorded
+    };
+    if held {
+        Ok(())
+    } else {
+        Err(lease_lost(finish))
+    }
+}
+
 pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<()> {
-    record_attempt(c, finish)?;
     let attempt = &finish.attempt;
     let status: Option<String> = c
         .prepare_cached("SELECT status FROM runs WHERE run_id = ?1")
@@ -81,6 +125,10 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
     let Some(status) = status else {
         return Err(StoreError::NotFound(format!("run {}", attempt.run_id)));
     };
+    if let Some(lease) = finish.lease {
+        check_lease(c, finish, lease, status == "Running")?;
+    }
+    record_attempt(c, finish)?;
     if status != "Running" {
         // Cancelled (or finished by a concurrent job) meanwhile: keep the record, drop the job.
         delete_job(c, &attempt.job_id)?;

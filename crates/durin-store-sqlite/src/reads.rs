@@ -95,6 +95,7 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
     let mut statement = c
         .prepare_cached("SELECT step_id, memo FROM steps WHERE run_id = ?1 ORDER BY position")
         .map_err(unavailable)?;
+    let mut steps_bytes = 0u64;
     let steps = statement
         .query_map(params![run_id], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
@@ -103,7 +104,10 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?
         .into_iter()
-        .map(|(id, memo)| Ok((id, from_json::<Value>(&memo)?)))
+        .map(|(id, memo)| {
+            steps_bytes += memo.len() as u64;
+            Ok((id, from_json::<Value>(&memo)?))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut statement = c
         .prepare_cached("SELECT step_id FROM pauses WHERE run_id = ?1 ORDER BY step_id")
@@ -120,6 +124,7 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         run,
         function,
         steps,
+        steps_bytes,
         request_version,
         disable_immediate_execution: disable_immediate,
     })

@@ -11,6 +11,10 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a manual edit).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// An attempt's finish came after its job was claimed again (its lease had expired): nothing of it
+    /// was written.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -85,6 +85,9 @@ pub struct ClaimedJob {
     pub due_at: UnixMillis,
     /// An earlier lease expired: the previous attempt never reported back.
     pub interrupted: bool,
+    /// When this claim's lease expires. Also its token: a later claim of the job (after this lease
+    /// expired) always sets a later time, so a finish carrying this value proves the job is still its own.
+    pub leased_until: UnixMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -123,6 +126,8 @@ pub struct RunState {
     pub events: Vec<Value>,
     /// Memoized results by hashed step id, with the ids in completion order.
     pub steps: Vec<(String, Value)>,
+    /// Bytes of those results as stored (their JSON text), for the engine's per-run limit.
+    pub steps_bytes: u64,
     pub request_version: i64,
     pub disable_immediate_execution: bool,
     /// Hashed ids of the steps with a pending pause (waiting for an event, an invoked run, a timeout).
@@ -250,6 +255,11 @@ pub struct AttemptFinish {
     pub pauses: Vec<NewPause>,
     /// Pauses (of any run) that this attempt ends: its timeout, or its emitted events.
     pub resolve_pauses: Vec<PauseResolution>,
+    /// The lease the attempt ran under (`ClaimedJob::leased_until`). If the job has been claimed again
+    /// since (this lease expired while the attempt was still running), the whole finish is refused with
+    /// [`StoreError::LeaseLost`](crate::StoreError::LeaseLost): the job belongs to its new claim. `None`
+    /// (checkpoints, which are checked against the job otherwise) skips the check.
+    pub lease: Option<UnixMillis>,
 }
 
 impl AttemptFinish {
@@ -267,6 +277,7 @@ impl AttemptFinish {
             start_runs: Vec::new(),
             pauses: Vec::new(),
             resolve_pauses: Vec::new(),
+            lease: None,
         }
     }
 }

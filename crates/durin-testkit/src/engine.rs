@@ -17,6 +17,51 @@ pub struct EngineOptions {
     pub port: Option<u16>,
 }
 
+/// The engine's keys, passed in its environment (never a developer's own).
+#[derive(Debug, Clone, Default)]
+pub struct EngineKeys {
+    /// `INNGEST_SIGNING_KEY`.
+    pub signing_key: Option<String>,
+    /// `INNGEST_SIGNING_KEY_FALLBACK`.
+    pub signing_key_fallback: Option<String>,
+    /// `INNGEST_EVENT_KEY` (comma-joined).
+    pub event_keys: Vec<String>,
+}
+
+impl EngineKeys {
+    /// What [`EngineProcess::start_serve`] uses: [`TEST_SIGNING_KEY`] and [`TEST_EVENT_KEY`].
+    pub fn test() -> Self {
+        Self {
+            signing_key: Some(TEST_SIGNING_KEY.to_owned()),
+            signing_key_fallback: None,
+            event_keys: vec![TEST_EVENT_KEY.to_owned()],
+        }
+    }
+}
+
+/// The signing key `start_serve` gives an engine unless told otherwise.
+pub const TEST_SIGNING_KEY: &str =
+    "signkey-test-5b1d0c2e9a7f43c8b6e1d2a3f4c5b6a7d8e9f0a1b2c3d4e5f60718293a4b5c6d";
+/// The event key `start_serve` gives an engine unless told otherwise.
+pub const TEST_EVENT_KEY: &str = "test-event-key-0123456789";
+
+/// The bearer token the SDKs derive from a signing key: its `signkey-<env>-` prefix followed by the hex
+/// SHA-256 of the hex-decoded rest (computed here independently of Durin's own code).
+pub fn bearer_token(signing_key: &str) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let rest = signing_key
+        .strip_prefix("signkey-")
+        .ok_or_else(|| anyhow!("not a signing key"))?;
+    let (env, secret) = rest
+        .split_once('-')
+        .ok_or_else(|| anyhow!("not a signing key"))?;
+    let bytes = hex::decode(secret)?;
+    Ok(format!(
+        "signkey-{env}-{}",
+        hex::encode(sha2::Sha256::digest(&bytes))
+    ))
+}
+
 /// A real `durin dev` (or `durin serve`) process with its own store directory (also where its log goes).
 /// Killed (SIGKILL) when dropped.
 pub struct EngineProcess {
@@ -29,9 +74,14 @@ pub struct EngineProcess {
     /// Seconds between app re-syncs; None passes `--no-poll`.
     poll_interval: Option<u64>,
     child: Option<Child>,
+    /// Sends the signing key's bearer token when `keys` has one.
     http: reqwest::Client,
+    keys: EngineKeys,
     /// Whether the engine looks for apps on the usual ports.
     discovery: bool,
+    /// Where the store lives when not in `data_dir` (e.g. a small filesystem a test fills up); the log
+    /// stays in `data_dir`.
+    store_dir: Option<PathBuf>,
 }
 
 impl EngineProcess {
@@ -42,12 +92,37 @@ impl EngineProcess {
 
     /// Starts `binary serve` on a free port and waits until it answers. `options.args` carries the rest,
     /// e.g. `--database-url` and `--instance-id`: several such processes can share one database.
+    /// `durin serve` refuses to start without keys: this one has [`EngineKeys::test`], and the helpers
+    /// below authenticate with them.
     pub async fn start_serve(
         binary: impl AsRef<Path>,
         options: EngineOptions,
     ) -> anyhow::Result<Self> {
+        Self::start_serve_with_keys(binary, options, EngineKeys::test()).await
+    }
+
+    /// Like [`EngineProcess::start_serve`], with `keys`.
+    pub async fn start_serve_with_keys(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+        keys: EngineKeys,
+    ) -> anyhow::Result<Self> {
         let mut engine = Self::prepare(binary.as_ref(), options, None)?;
         engine.command = "serve";
+        engine.set_keys(keys)?;
+        engine.spawn().await?;
+        Ok(engine)
+    }
+
+    /// Like [`EngineProcess::start`], with the embedded store in `store_dir` (which must exist) instead
+    /// of the temporary directory; the log stays there.
+    pub async fn start_with_store_dir(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+        store_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut engine = Self::prepare(binary.as_ref(), options, None)?;
+        engine.store_dir = Some(store_dir.to_owned());
         engine.spawn().await?;
         Ok(engine)
     }
@@ -72,6 +147,32 @@ impl EngineProcess {
         engine.discovery = true;
         engine.spawn().await?;
         Ok(engine)
+    }
+
+    /// Like [`EngineProcess::start`] (`durin dev`), with `keys` in its environment.
+    pub async fn start_with_keys(
+        binary: impl AsRef<Path>,
+        options: EngineOptions,
+        keys: EngineKeys,
+    ) -> anyhow::Result<Self> {
+        let mut engine = Self::prepare(binary.as_ref(), options, None)?;
+        engine.set_keys(keys)?;
+        engine.spawn().await?;
+        Ok(engine)
+    }
+
+    /// From now on the engine gets `keys`, and the helpers authenticate like an SDK holding them.
+    fn set_keys(&mut self, keys: EngineKeys) -> anyhow::Result<()> {
+        let mut default_headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &keys.signing_key {
+            let value = format!("Bearer {}", bearer_token(key)?);
+            default_headers.insert(reqwest::header::AUTHORIZATION, value.parse()?);
+        }
+        self.http = reqwest::Client::builder()
+            .default_headers(default_headers)
+            .build()?;
+        self.keys = keys;
+        Ok(())
     }
 
     async fn launch(
@@ -101,8 +202,10 @@ impl EngineProcess {
             port,
             poll_interval,
             discovery: false,
+            store_dir: None,
             child: None,
             http: reqwest::Client::new(),
+            keys: EngineKeys::default(),
         })
     }
 
@@ -116,9 +219,13 @@ impl EngineProcess {
             .arg(self.command)
             .args(["--port", &self.port.to_string()])
             .arg("--data-dir")
-            .arg(self.data_dir.path())
+            .arg(self.store_dir.as_deref().unwrap_or(self.data_dir.path()))
             .args(&self.options.args)
             .env("DURIN_LOG", "info")
+            // Only the keys given here: never a developer's own.
+            .env_remove("INNGEST_SIGNING_KEY")
+            .env_remove("INNGEST_SIGNING_KEY_FALLBACK")
+            .env_remove("INNGEST_EVENT_KEY")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -131,6 +238,15 @@ impl EngineProcess {
         };
         for url in &self.options.sdk_urls {
             command.args(["-u", url]);
+        }
+        if let Some(key) = &self.keys.signing_key {
+            command.env("INNGEST_SIGNING_KEY", key);
+        }
+        if let Some(key) = &self.keys.signing_key_fallback {
+            command.env("INNGEST_SIGNING_KEY_FALLBACK", key);
+        }
+        if !self.keys.event_keys.is_empty() {
+            command.env("INNGEST_EVENT_KEY", self.keys.event_keys.join(","));
         }
         self.child = Some(
             command
@@ -169,6 +285,14 @@ impl EngineProcess {
         self.port
     }
 
+    /// The key events are sent with: the engine's first event key, else any key (`dev` takes every one).
+    pub fn event_key(&self) -> &str {
+        self.keys
+            .event_keys
+            .first()
+            .map_or("test-key", String::as_str)
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }
@@ -200,7 +324,7 @@ impl EngineProcess {
     pub async fn post_event(&self, event: &Value) -> anyhow::Result<(u16, Value)> {
         let response = self
             .http
-            .post(format!("{}/e/test-key", self.url()))
+            .post(format!("{}/e/{}", self.url(), self.event_key()))
             .json(event)
             .send()
             .await?;

@@ -10,6 +10,9 @@ mod postgres;
 mod recorder;
 
 pub use app::{RouterSwitch, ServedApp, serve_app, serve_app_on};
-pub use engine::{EngineOptions, EngineProcess, free_port};
+pub use engine::{
+    EngineKeys, EngineOptions, EngineProcess, TEST_EVENT_KEY, TEST_SIGNING_KEY, bearer_token,
+    free_port,
+};
 pub use postgres::{DATABASE_URL_VARIABLE, TestDatabase};
 pub use recorder::{Recorder, Seen};

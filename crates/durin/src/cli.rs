@@ -21,6 +21,28 @@ pub(crate) struct Cli {
         default_value = "http://127.0.0.1:8288"
     )]
     pub(crate) url: String,
+    /// The signing key, signkey-<env>-<hex>. `durin serve` requires it: it signs every request to apps
+    /// with it, and SDKs, API clients and the dashboard must prove they hold it. `durin dev` signs with it
+    /// when given and requires nothing. The client commands authenticate with it.
+    #[arg(
+        long,
+        global = true,
+        env = "INNGEST_SIGNING_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub(crate) signing_key: Option<String>,
+    /// An event key (repeatable, or comma-separated). `durin serve` requires at least one and accepts
+    /// events only on /e/{key} with one of them; `durin send` sends with the first.
+    #[arg(
+        long = "event-key",
+        global = true,
+        env = "INNGEST_EVENT_KEY",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    pub(crate) event_keys: Vec<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -99,6 +121,15 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DURIN_LEASE_MARGIN", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) lease_margin: u64,
+    /// A second signing key accepted from SDKs, API clients and dashboard logins while keys are rotated
+    /// (never used to sign): see docs/deployment.md.
+    #[arg(
+        long,
+        env = "INNGEST_SIGNING_KEY_FALLBACK",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub(crate) signing_key_fallback: Option<String>,
 }
 
 /// The flags `durin dev` and `durin serve` share: HTTP, app syncing, retries, logs, the embedded store.
@@ -132,6 +163,14 @@ pub(crate) struct EngineArgs {
     /// running several steps per request and reporting each to `/v1/checkpoint/{run}/async`.
     #[arg(long)]
     pub(crate) no_checkpointing: bool,
+    /// Most steps one run may store; a run that would store more fails with StepLimitExceeded.
+    #[arg(long, default_value_t = durin_engine::DEFAULT_MAX_STEPS_PER_RUN as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) max_steps_per_run: u64,
+    /// Most MiB of step results one run may store; a run that would store more fails with StateTooLarge.
+    #[arg(long, default_value_t = durin_engine::DEFAULT_MAX_RUN_STATE_BYTES >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=16_384))]
+    pub(crate) max_run_state_mib: u64,
     /// Log lines as human-readable text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,

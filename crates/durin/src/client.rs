@@ -5,15 +5,50 @@ use anyhow::{Context, anyhow};
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
+use crate::cli::UsageError;
+use crate::keys::client_key;
+
+/// The engine a client command talks to, and how it authenticates.
+pub(crate) struct Target {
+    url: String,
+    /// `Authorization: Bearer` for the API, derived from `--signing-key` (never the key itself).
+    bearer: Option<String>,
+    /// The event key `durin send` posts to.
+    event_key: Option<String>,
+}
+
+impl Target {
+    pub(crate) fn new(
+        url: &str,
+        signing_key: Option<&str>,
+        event_key: Option<&str>,
+    ) -> Result<Self, UsageError> {
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            bearer: client_key(signing_key)?.map(|key| key.bearer()),
+            event_key: event_key
+                .filter(|key| !key.trim().is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    /// The event key to send with: `--event-key`, or any key (`durin dev` accepts every one).
+    pub(crate) fn event_key(&self) -> &str {
+        self.event_key.as_deref().unwrap_or("durin-cli")
+    }
+}
+
 pub(crate) struct EngineClient {
     base: String,
+    bearer: Option<String>,
     http: reqwest::Client,
 }
 
 impl EngineClient {
-    pub(crate) fn new(base: &str) -> Self {
+    pub(crate) fn new(target: &Target) -> Self {
         Self {
-            base: base.trim_end_matches('/').to_owned(),
+            base: target.url.clone(),
+            bearer: target.bearer.clone(),
             http: reqwest::Client::new(),
         }
     }
@@ -50,7 +85,11 @@ impl EngineClient {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base))
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<Value> {
@@ -85,7 +124,12 @@ async fn read_json(response: reqwest::Response) -> anyhow::Result<Value> {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| body.to_string());
-        return Err(anyhow!("the engine answered {status}: {message}"));
+        let hint = if status == reqwest::StatusCode::UNAUTHORIZED {
+            " (give the engine's signing key with --signing-key or INNGEST_SIGNING_KEY, and its event key with --event-key or INNGEST_EVENT_KEY)"
+        } else {
+            ""
+        };
+        return Err(anyhow!("the engine answered {status}: {message}{hint}"));
     }
     Ok(body)
 }

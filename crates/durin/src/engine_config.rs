@@ -43,6 +43,10 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
         discovery: false,
         public_url: format!("http://{}:{}", args.host, args.port),
         checkpointing: !args.no_checkpointing,
+        run_limits: durin_engine::RunLimits {
+            max_steps: usize::try_from(args.max_steps_per_run).unwrap_or(usize::MAX),
+            max_state_bytes: args.max_run_state_mib << 20,
+        },
         ..EngineConfig::default()
     })
 }

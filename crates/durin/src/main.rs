@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod dev;
 mod engine_config;
+mod keys;
 mod output;
 mod serve;
 mod server;
@@ -16,11 +17,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+use crate::client::Target;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Filter expressions from apps are parsed and evaluated on these threads.
+        .thread_stack_size(durin_core::expression_shape::EVALUATION_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,
@@ -30,18 +34,20 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        let key = cli.signing_key.as_deref();
+        let target = || Target::new(&cli.url, key, cli.event_keys.first().map(String::as_str));
         match cli.command {
-            Command::Dev(args) => dev::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
-            Command::Send(args) => commands::send(&cli.url, args).await,
-            Command::Runs(args) => commands::runs(&cli.url, args).await,
-            Command::Run(args) => commands::run(&cli.url, args).await,
-            Command::Events(args) => commands::events(&cli.url, args).await,
-            Command::Rerun(args) => commands::rerun(&cli.url, args).await,
-            Command::Cancel(args) => commands::cancel(&cli.url, args).await,
-            Command::RetryNow(args) => commands::retry_now(&cli.url, args).await,
-            Command::Functions(args) => commands::functions(&cli.url, args).await,
-            Command::Apps(args) => commands::apps(&cli.url, args).await,
+            Command::Dev(args) => dev::run(args, key).await,
+            Command::Serve(args) => serve::run(args, key, &cli.event_keys).await,
+            Command::Send(args) => commands::send(&target()?, args).await,
+            Command::Runs(args) => commands::runs(&target()?, args).await,
+            Command::Run(args) => commands::run(&target()?, args).await,
+            Command::Events(args) => commands::events(&target()?, args).await,
+            Command::Rerun(args) => commands::rerun(&target()?, args).await,
+            Command::Cancel(args) => commands::cancel(&target()?, args).await,
+            Command::RetryNow(args) => commands::retry_now(&target()?, args).await,
+            Command::Functions(args) => commands::functions(&target()?, args).await,
+            Command::Apps(args) => commands::apps(&target()?, args).await,
         }
     });
     match result {

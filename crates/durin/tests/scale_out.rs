@@ -141,7 +141,10 @@ impl Cluster {
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
         let first_port = free_port().expect("a free port");
-        let client = Client::with_base_url("scale-app", format!("http://127.0.0.1:{first_port}"));
+        let client = Client::with_base_url("scale-app", format!("http://127.0.0.1:{first_port}"))
+            // `durin serve` signs its calls and requires the SDK's bearer token.
+            .with_signing_key(durin_testkit::TEST_SIGNING_KEY)
+            .expect("a valid signing key");
         let app = serve_app(serve(client, functions))
             .await
             .expect("serve the app");

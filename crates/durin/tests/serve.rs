@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use durin_testkit::free_port;
+use durin_testkit::{TEST_EVENT_KEY, TEST_SIGNING_KEY, free_port};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_durin");
 const PASSWORD: &str = "s3cret-pw";
@@ -18,6 +18,9 @@ fn run(args: &[&str], database_url: Option<&str>) -> Output {
     command
         .args(args)
         .env_remove("DATABASE_URL")
+        // `durin serve` needs keys to start at all (its refusal without them is in `security.rs`).
+        .env("INNGEST_SIGNING_KEY", TEST_SIGNING_KEY)
+        .env("INNGEST_EVENT_KEY", TEST_EVENT_KEY)
         .stdin(Stdio::null());
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
@@ -92,6 +95,8 @@ fn announced_store(args: &[&str], database_url: Option<&str>) -> String {
         .arg("--data-dir")
         .arg(data_dir.path())
         .env_remove("DATABASE_URL")
+        .env("INNGEST_SIGNING_KEY", TEST_SIGNING_KEY)
+        .env("INNGEST_EVENT_KEY", TEST_EVENT_KEY)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

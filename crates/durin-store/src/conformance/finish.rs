@@ -134,6 +134,7 @@ pub async fn finish_attempt_retry_reschedules_the_same_job(store: Arc<dyn Store>
             attempt: 1,
             due_at: retry_at,
             interrupted: false,
+            leased_until: retry_at + LEASE_MS,
             ..job
         }
     );
@@ -244,6 +245,7 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
                 policy: RetryPolicy::with_retries(7),
                 due_at: T0 + 10,
                 interrupted: false,
+                leased_until: T0 + 10 + LEASE_MS,
             },
             ClaimedJob {
                 job_id: "job-s2".into(),
@@ -254,6 +256,7 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
                 policy: RetryPolicy::with_retries(7),
                 due_at: T0 + 10,
                 interrupted: false,
+                leased_until: T0 + 10 + LEASE_MS,
             },
         ]
     );
@@ -749,4 +752,42 @@ pub async fn json_values_come_back_exactly(store: Arc<dyn Store>) {
     ] {
         assert_eq!(text(value), expected, "{place}");
     }
+}
+
+/// `steps_bytes` is the length of the stored results' JSON text, so the engine's per-run limit means the
+/// same on every backend.
+pub async fn load_run_state_counts_the_bytes_of_stored_results(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let empty = store
+        .load_run_state("run-01")
+        .await
+        .expect("load_run_state");
+    assert_eq!(empty.steps_bytes, 0);
+    let results = [
+        json!({"data": "é and \u{1F600}"}),
+        json!({"data": {"nested": [1, 2.5, null, true]}}),
+        json!({"error": {"name": "Error", "message": "x".repeat(10_000)}}),
+    ];
+    let mut expected = 0;
+    let mut now = T0;
+    for (n, result) in results.iter().enumerate() {
+        let job = claim_one(&*store, now).await;
+        let mut finish = done(&job, now + 1);
+        finish.memos = vec![memo(&format!("step-{n}"), result.clone())];
+        finish.enqueue = vec![new_job(
+            &format!("job-{n}"),
+            "run-01",
+            JobKind::Discovery,
+            now + 2,
+        )];
+        store.finish_attempt(finish).await.expect("finish_attempt");
+        expected += serde_json::to_string(result).expect("serializes").len() as u64;
+        now += 2;
+    }
+    let state = store
+        .load_run_state("run-01")
+        .await
+        .expect("load_run_state");
+    assert_eq!(state.steps.len(), 3);
+    assert_eq!(state.steps_bytes, expected);
 }

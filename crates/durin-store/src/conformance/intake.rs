@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use durin_core::{JobKind, RunStatus};
 
-use super::support::{T0, app_sync, claim_all, event, function, pending, run, sorted, start_run};
+use super::support::{
+    LEASE_MS, T0, app_sync, claim_all, event, function, pending, run, sorted, start_run,
+};
 use serde_json::json;
 
 use crate::{ClaimedJob, EventQuery, EventRecord, NewRun, RunRecord, Store, StoreError};
@@ -134,6 +136,7 @@ pub async fn accept_events_creates_runs_with_a_first_discovery_job(store: Arc<dy
             policy: new.policy.clone(),
             due_at: new.started_at,
             interrupted: false,
+            leased_until: T0 + 5 + LEASE_MS,
         });
     }
     assert_eq!(claimed, expected);

@@ -83,6 +83,8 @@ macro_rules! __conformance_list {
                 next_wake_at_after_expire_all_leases_is_not_later_than_now,
                 next_wake_at_is_the_earliest_due_time_or_lease_expiry,
                 concurrent_claims_never_return_a_job_twice,
+                a_finish_under_a_lost_lease_is_refused_whole,
+                a_leased_finish_on_an_ended_run_is_recorded_once,
             }
             finish {
                 finish_attempt_records_the_attempt_with_all_fields,
@@ -99,6 +101,7 @@ macro_rules! __conformance_list {
                 finish_attempt_on_a_run_no_longer_running_only_records_the_attempt,
                 finish_attempt_on_an_unknown_run_is_not_found,
                 json_values_come_back_exactly,
+                load_run_state_counts_the_bytes_of_stored_results,
             }
             reads {
                 reads_of_unknown_ids_are_empty,

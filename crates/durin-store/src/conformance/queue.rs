@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use super::support::{ALL, LEASE_MS, T0, claim_all, claim_one, start_run};
-use crate::Store;
+use durin_core::JobKind;
+use serde_json::json;
+
+use super::support::{ALL, LEASE_MS, T0, claim_all, claim_one, done, memo, pending, start_run};
+use crate::{ClaimedJob, Store, StoreError};
 
 fn run_ids(jobs: &[crate::ClaimedJob]) -> Vec<&str> {
     jobs.iter().map(|job| job.run_id.as_str()).collect()
@@ -82,11 +85,13 @@ pub async fn claim_due_jobs_returns_a_job_again_as_interrupted_once_its_lease_ex
         .expect("the job again");
     let mut expected = first.clone();
     expected.interrupted = true;
+    expected.leased_until = T0 + 2_005;
     assert_eq!(again, expected);
 
     // Leased anew by the second claim.
     assert_eq!(claim_all(&*store, T0 + 2_004).await, vec![]);
     let third = claim_one(&*store, T0 + 2_005).await;
+    expected.leased_until = T0 + 2_005 + LEASE_MS;
     assert_eq!(third, expected);
 }
 
@@ -194,4 +199,119 @@ pub async fn concurrent_claims_never_return_a_job_twice(store: Arc<dyn Store>) {
     assert_eq!(job_ids.len(), claimed, "a job was claimed twice");
     let rest = claim_all(&*store, T0 + 100).await;
     assert_eq!(claimed + rest.len(), 60);
+}
+
+/// Fencing: a finish carrying a lease that expired, after the job was claimed again, is refused whole
+/// (`LeaseLost`: no attempt record, no memo, the job untouched), also once the new claim has finished the
+/// job; the new claim's finish goes through.
+pub async fn a_finish_under_a_lost_lease_is_refused_whole(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let first = claim_one(&*store, T0).await;
+    assert_eq!(first.leased_until, T0 + LEASE_MS);
+    let second = claim_one(&*store, T0 + LEASE_MS).await;
+    assert!(second.interrupted);
+    assert!(second.leased_until > first.leased_until);
+
+    let late = |job: &ClaimedJob, at: i64| {
+        let mut finish = done(job, at);
+        finish.lease = Some(job.leased_until);
+        finish.memos = vec![memo("s1", json!({ "data": job.leased_until }))];
+        finish
+    };
+    let refused = store.finish_attempt(late(&first, T0 + LEASE_MS + 1)).await;
+    assert!(
+        matches!(refused, Err(StoreError::LeaseLost(_))),
+        "{refused:?}"
+    );
+    let attempts = store.attempts_for_run("run-01").await.expect("attempts");
+    assert_eq!(
+        attempts,
+        vec![],
+        "nothing of the refused finish is recorded"
+    );
+    let state = store.load_run_state("run-01").await.expect("state");
+    assert_eq!(state.steps, vec![]);
+    assert_eq!(
+        pending(&*store, "run-01").await,
+        vec![(JobKind::Discovery, 0, T0, true)]
+    );
+
+    store
+        .finish_attempt(late(&second, T0 + LEASE_MS + 2))
+        .await
+        .expect("the current claim's finish");
+    let state = store.load_run_state("run-01").await.expect("state");
+    assert_eq!(
+        state.steps,
+        vec![("s1".to_owned(), json!({ "data": second.leased_until }))]
+    );
+    let again = store.finish_attempt(late(&first, T0 + LEASE_MS + 3)).await;
+    assert!(matches!(again, Err(StoreError::LeaseLost(_))), "{again:?}");
+    assert_eq!(
+        store
+            .attempts_for_run("run-01")
+            .await
+            .expect("attempts")
+            .len(),
+        1
+    );
+}
+
+/// Fencing once the run has ended: a finish whose attempt is already recorded (the claim that took the
+/// job over recorded it as interrupted) is refused; one whose attempt is not (the run ended while it was
+/// in flight: cancelled, or failed by another branch) is recorded, as without a lease.
+pub async fn a_leased_finish_on_an_ended_run_is_recorded_once(store: Arc<dyn Store>) {
+    start_run(&*store, "run-01", "fn", T0).await;
+    let first = claim_one(&*store, T0).await;
+    let second = claim_one(&*store, T0 + LEASE_MS).await;
+    let mut interrupted = done(&second, T0 + LEASE_MS + 1);
+    interrupted.attempt.outcome = durin_core::AttemptOutcome::Interrupted;
+    interrupted.lease = Some(second.leased_until);
+    interrupted.finish_run = Some(crate::RunFinal {
+        status: durin_core::RunStatus::Failed,
+        output: None,
+        ended_at: T0 + LEASE_MS + 1,
+    });
+    store
+        .finish_attempt(interrupted)
+        .await
+        .expect("the takeover");
+
+    let mut stale = done(&first, T0 + LEASE_MS + 2);
+    stale.lease = Some(first.leased_until);
+    let refused = store.finish_attempt(stale).await;
+    assert!(
+        matches!(refused, Err(StoreError::LeaseLost(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .attempts_for_run("run-01")
+            .await
+            .expect("attempts")
+            .len(),
+        1
+    );
+
+    // Another run, cancelled while its attempt was in flight: the attempt is still recorded.
+    start_run(&*store, "run-02", "fn", T0 + 10 * LEASE_MS).await;
+    let job = claim_one(&*store, T0 + 10 * LEASE_MS).await;
+    store
+        .cancel_run("run-02", T0 + 10 * LEASE_MS + 1, vec![], vec![])
+        .await
+        .expect("cancel");
+    let mut late = done(&job, T0 + 10 * LEASE_MS + 2);
+    late.lease = Some(job.leased_until);
+    store
+        .finish_attempt(late)
+        .await
+        .expect("recorded on the cancelled run");
+    assert_eq!(
+        store
+            .attempts_for_run("run-02")
+            .await
+            .expect("attempts")
+            .len(),
+        1
+    );
 }

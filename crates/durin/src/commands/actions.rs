@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::{ago_ms, print_json, run_status, segment};
 use crate::cli::{RerunArgs, RunIdArgs, UsageError};
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::text;
 
-pub(crate) async fn rerun(url: &str, args: RerunArgs) -> anyhow::Result<ExitCode> {
-    let client = EngineClient::new(url);
+pub(crate) async fn rerun(target: &Target, args: RerunArgs) -> anyhow::Result<ExitCode> {
+    let client = EngineClient::new(target);
     let (Some(run_id), None) = (&args.run_id, &args.function) else {
         return rerun_many(&client, args).await;
     };
@@ -75,8 +75,8 @@ async fn rerun_many(client: &EngineClient, args: RerunArgs) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn cancel(url: &str, args: RunIdArgs) -> anyhow::Result<ExitCode> {
-    let run = EngineClient::new(url)
+pub(crate) async fn cancel(target: &Target, args: RunIdArgs) -> anyhow::Result<ExitCode> {
+    let run = EngineClient::new(target)
         .delete_data(&format!("/v1/runs/{}", segment(&args.run_id)))
         .await?;
     if args.json {
@@ -87,8 +87,8 @@ pub(crate) async fn cancel(url: &str, args: RunIdArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn retry_now(url: &str, args: RunIdArgs) -> anyhow::Result<ExitCode> {
-    let answer = EngineClient::new(url)
+pub(crate) async fn retry_now(target: &Target, args: RunIdArgs) -> anyhow::Result<ExitCode> {
+    let answer = EngineClient::new(target)
         .post_data(
             &format!("/v1/runs/{}/retry-now", segment(&args.run_id)),
             &Value::Object(Default::default()),

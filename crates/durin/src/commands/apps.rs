@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::print_json;
 use crate::cli::{AppUrlArgs, AppsAction, AppsArgs};
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::{Grid, RowMark, colour_stdout, short, text, time};
 
-pub(crate) async fn apps(url: &str, args: AppsArgs) -> anyhow::Result<ExitCode> {
-    let client = EngineClient::new(url);
+pub(crate) async fn apps(target: &Target, args: AppsArgs) -> anyhow::Result<ExitCode> {
+    let client = EngineClient::new(target);
     match args.action {
         None => list(&client, args.json).await,
         Some(AppsAction::Add(app)) => sync(&client, "/v1/apps", app, args.json).await,

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use super::{ago_ms, next_page_hint, print_json};
 use crate::cli::EventsArgs;
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::{Grid, RowMark, colour_stdout, short, text, time};
 
-pub(crate) async fn events(url: &str, args: EventsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<ExitCode> {
     let mut query = vec![("limit", args.limit.to_string())];
     if let Some(name) = args.name {
         query.push(("name", name));
@@ -18,7 +18,7 @@ pub(crate) async fn events(url: &str, args: EventsArgs) -> anyhow::Result<ExitCo
     if let Some(before) = args.before {
         query.push(("cursor", before));
     }
-    let events = EngineClient::new(url)
+    let events = EngineClient::new(target)
         .get_data("/v1/events", &query)
         .await?;
     if args.json {

@@ -6,11 +6,11 @@ use serde_json::Value;
 
 use super::print_json;
 use crate::cli::JsonArgs;
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::{Grid, RowMark, colour_stdout, text};
 
-pub(crate) async fn functions(url: &str, args: JsonArgs) -> anyhow::Result<ExitCode> {
-    let functions = EngineClient::new(url)
+pub(crate) async fn functions(target: &Target, args: JsonArgs) -> anyhow::Result<ExitCode> {
+    let functions = EngineClient::new(target)
         .get_data("/v1/functions", &[])
         .await?;
     if args.json {

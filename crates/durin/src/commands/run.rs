@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 
 use super::{print_json, segment};
 use crate::cli::RunArgs;
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::{
     Grid, RowMark, colour_stdout, duration_ms, error_line, now_ms, red, relative, short, text, time,
 };
 
-pub(crate) async fn run(url: &str, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let client = EngineClient::new(url);
+pub(crate) async fn run(target: &Target, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let client = EngineClient::new(target);
     let path = format!("/v1/runs/{}", segment(&args.run_id));
     let run = client.get_data(&path, &[]).await?;
     let steps = client.get_data(&format!("{path}/steps"), &[]).await?;

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use super::{ago_ms, next_page_hint, print_json, run_status};
 use crate::cli::RunsArgs;
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::{Grid, RowMark, colour_stdout, text, time};
 
-pub(crate) async fn runs(url: &str, args: RunsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn runs(target: &Target, args: RunsArgs) -> anyhow::Result<ExitCode> {
     let mut query = vec![("limit", args.limit.to_string())];
     if let Some(status) = &args.status {
         query.push(("status", run_status("--status", status)?.to_owned()));
@@ -21,7 +21,9 @@ pub(crate) async fn runs(url: &str, args: RunsArgs) -> anyhow::Result<ExitCode> 
     if let Some(before) = args.before {
         query.push(("cursor", before));
     }
-    let runs = EngineClient::new(url).get_data("/v1/runs", &query).await?;
+    let runs = EngineClient::new(target)
+        .get_data("/v1/runs", &query)
+        .await?;
     if args.json {
         print_json(&runs);
         return Ok(ExitCode::SUCCESS);

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::print_json;
 use crate::cli::{SendArgs, UsageError};
-use crate::client::EngineClient;
+use crate::client::{EngineClient, Target};
 use crate::output::text;
 
-pub(crate) async fn send(url: &str, args: SendArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn send(target: &Target, args: SendArgs) -> anyhow::Result<ExitCode> {
     let data: Value = serde_json::from_str(&args.data)
         .map_err(|e| UsageError(format!("--data must be a JSON object: {e}")))?;
     if !data.is_object() {
@@ -21,9 +21,8 @@ pub(crate) async fn send(url: &str, args: SendArgs) -> anyhow::Result<ExitCode> 
     if let Some(id) = args.id {
         event["id"] = Value::String(id);
     }
-    let answer = EngineClient::new(url)
-        .post_json("/e/durin-cli", &event)
-        .await?;
+    let path = format!("/e/{}", super::segment(target.event_key()));
+    let answer = EngineClient::new(target).post_json(&path, &event).await?;
     if args.json {
         print_json(&answer);
     } else {
