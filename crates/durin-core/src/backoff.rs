@@ -1,8 +1,11 @@
-//! Delays between attempts (retries.md R4 and the development knobs).
+//! Delays between attempts: Inngest's table (retries.md R4, the default) and the shapes a retry policy may
+//! choose instead (issue 8: the user's own table, exponential, fixed; each with its jitter), and the
+//! development knobs that stretch or replace all of them.
 
 use serde::{Deserialize, Serialize};
 
 use crate::UnixMillis;
+use crate::jitter::Jitter;
 
 /// Inngest's default table, indexed by the attempt that just failed (clamped at the last entry).
 pub const DEFAULT_TABLE_MS: [i64; 10] = [
@@ -12,12 +15,51 @@ pub const DEFAULT_TABLE_MS: [i64; 10] = [
 /// Jitter is a whole number of milliseconds in `[0, JITTER_MAX_MS)`.
 pub const JITTER_MAX_MS: u32 = 30_000;
 
-/// The backoff a policy uses. Only the default table exists today; other shapes are added as variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Longest delay a configured backoff may give (a table row, an exponential maximum, a fixed interval, an
+/// additive jitter): a week. Inngest's own table stops at 2 hours.
+pub const BACKOFF_DELAY_MAX_MS: i64 = 7 * 24 * 60 * 60 * 1_000;
+/// Most rows of a configured table.
+pub const BACKOFF_TABLE_MAX_ROWS: usize = 100;
+/// Largest exponential backoff coefficient.
+pub const BACKOFF_COEFFICIENT_MAX: f64 = 100.0;
+
+/// The backoff a policy uses. The names follow what users know: Temporal's initial interval, backoff
+/// coefficient and maximum interval; Step Functions' jitter strategy.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Backoff {
+    /// Inngest's table with its additive 0-30 s jitter: what every policy uses unless configured.
     #[default]
     InngestTable,
+    /// The user's own delays, indexed by the attempt that failed; the last row repeats.
+    Table {
+        delays_ms: Vec<i64>,
+        #[serde(default)]
+        jitter: Jitter,
+    },
+    /// `initial_interval_ms × backoff_coefficient^n` after failed attempt `n`, at most
+    /// `maximum_interval_ms`.
+    Exponential {
+        initial_interval_ms: i64,
+        backoff_coefficient: f64,
+        maximum_interval_ms: i64,
+        #[serde(default)]
+        jitter: Jitter,
+    },
+    /// The same delay after every failure.
+    Fixed {
+        interval_ms: i64,
+        #[serde(default)]
+        jitter: Jitter,
+    },
+}
+
+/// Why a configured backoff cannot be used; the message names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("backoff `{field}`: {problem}")]
+pub struct BackoffError {
+    pub field: &'static str,
+    pub problem: String,
 }
 
 /// Engine-wide knobs for development and tests (retries.md "Knobs").
@@ -43,9 +85,10 @@ impl Backoff {
     /// The delay after failed attempt `failed_attempt` (0-based). `jitter_ms` is the caller's sample in
     /// `[0, JITTER_MAX_MS)`; values above are clamped so that a bad sample cannot stretch the schedule.
     ///
-    /// With a scale `s`, the result is `round(TABLE[n] * s) + floor(jitter * s)`: the base is rounded to
-    /// the nearest millisecond and the jitter stays strictly below `JITTER_MAX_MS * s`, so `0.01` gives
-    /// 150 ms plus a jitter in `[0, 300)` ms after the first failure.
+    /// With a scale `s`, the result is `round(fixed * s) + floor(random * s)`, where the jitter splits the
+    /// base delay into the part always waited and the random part: for Inngest's table
+    /// `round(TABLE[n] * s) + floor(jitter * s)`, so `0.01` gives 150 ms plus a jitter in `[0, 300)` ms after
+    /// the first failure. `--retry-interval` replaces every shape and its jitter.
     pub fn delay_ms(
         &self,
         knobs: &BackoffKnobs,
@@ -55,16 +98,113 @@ impl Backoff {
         if let Some(fixed) = knobs.fixed_interval_ms {
             return fixed.max(0);
         }
+        let (fixed, random) = self.jitter().split(self.base_ms(failed_attempt), jitter_ms);
+        scale_round(fixed, knobs.scale).saturating_add(scale_floor(random, knobs.scale))
+    }
+
+    /// The delay after failed attempt `failed_attempt` before jitter and knobs.
+    pub fn base_ms(&self, failed_attempt: u32) -> i64 {
+        let row = |rows: &[i64]| {
+            let index = usize::try_from(failed_attempt).unwrap_or(usize::MAX);
+            rows.get(index).or(rows.last()).copied().unwrap_or(0)
+        };
         match self {
-            Backoff::InngestTable => {
-                let index = usize::try_from(failed_attempt)
-                    .unwrap_or(usize::MAX)
-                    .min(DEFAULT_TABLE_MS.len() - 1);
-                let jitter = i64::from(jitter_ms.min(JITTER_MAX_MS - 1));
-                let base = DEFAULT_TABLE_MS[index];
-                scale_round(base, knobs.scale).saturating_add(scale_floor(jitter, knobs.scale))
+            Backoff::InngestTable => row(&DEFAULT_TABLE_MS),
+            Backoff::Table { delays_ms, .. } => row(delays_ms),
+            Backoff::Exponential {
+                initial_interval_ms,
+                backoff_coefficient,
+                maximum_interval_ms,
+                ..
+            } => {
+                let exponent = i32::try_from(failed_attempt).unwrap_or(i32::MAX);
+                let grown = *initial_interval_ms as f64 * backoff_coefficient.powi(exponent);
+                if grown.is_finite() && grown < *maximum_interval_ms as f64 {
+                    // Below the maximum, itself an i64: the cast cannot saturate.
+                    grown.round() as i64
+                } else {
+                    *maximum_interval_ms
+                }
             }
+            Backoff::Fixed { interval_ms, .. } => *interval_ms,
         }
+    }
+
+    /// The jitter this backoff spreads its delays with.
+    pub fn jitter(&self) -> Jitter {
+        match self {
+            Backoff::InngestTable => Jitter::Additive {
+                max_ms: i64::from(JITTER_MAX_MS),
+            },
+            Backoff::Table { jitter, .. }
+            | Backoff::Exponential { jitter, .. }
+            | Backoff::Fixed { jitter, .. } => *jitter,
+        }
+    }
+
+    /// Checks a configured backoff: every delay in `[0, BACKOFF_DELAY_MAX_MS]`, a table of 1 to
+    /// [`BACKOFF_TABLE_MAX_ROWS`] rows, an exponential that starts above zero, grows
+    /// (`backoff_coefficient` in `[1, BACKOFF_COEFFICIENT_MAX]`) and is capped at or above its start.
+    pub fn check(&self) -> Result<(), BackoffError> {
+        let bad = |field: &'static str, problem: String| Err(BackoffError { field, problem });
+        let delay = |field: &'static str, ms: i64| {
+            if (0..=BACKOFF_DELAY_MAX_MS).contains(&ms) {
+                Ok(())
+            } else {
+                bad(
+                    field,
+                    format!("{ms} ms is outside 0 to {BACKOFF_DELAY_MAX_MS} ms (a week)"),
+                )
+            }
+        };
+        match self {
+            Backoff::InngestTable => {}
+            Backoff::Table { delays_ms, .. } => {
+                if delays_ms.is_empty() || delays_ms.len() > BACKOFF_TABLE_MAX_ROWS {
+                    return bad(
+                        "delays_ms",
+                        format!(
+                            "has {} rows; a table has 1 to {BACKOFF_TABLE_MAX_ROWS}",
+                            delays_ms.len()
+                        ),
+                    );
+                }
+                for ms in delays_ms {
+                    delay("delays_ms", *ms)?;
+                }
+            }
+            Backoff::Exponential {
+                initial_interval_ms,
+                backoff_coefficient,
+                maximum_interval_ms,
+                ..
+            } => {
+                delay("initial_interval_ms", *initial_interval_ms)?;
+                if *initial_interval_ms == 0 {
+                    return bad("initial_interval_ms", "must be above 0".into());
+                }
+                if !(1.0..=BACKOFF_COEFFICIENT_MAX).contains(backoff_coefficient) {
+                    return bad(
+                        "backoff_coefficient",
+                        format!("{backoff_coefficient} is outside 1 to {BACKOFF_COEFFICIENT_MAX}"),
+                    );
+                }
+                delay("maximum_interval_ms", *maximum_interval_ms)?;
+                if maximum_interval_ms < initial_interval_ms {
+                    return bad(
+                        "maximum_interval_ms",
+                        format!(
+                            "{maximum_interval_ms} ms is below initial_interval_ms ({initial_interval_ms} ms)"
+                        ),
+                    );
+                }
+            }
+            Backoff::Fixed { interval_ms, .. } => delay("interval_ms", *interval_ms)?,
+        }
+        if let Jitter::Additive { max_ms } = self.jitter() {
+            delay("jitter.max_ms", max_ms)?;
+        }
+        Ok(())
     }
 }
 
@@ -296,6 +436,193 @@ mod tests {
         assert_eq!(Backoff::default(), Backoff::InngestTable);
     }
 
+    fn exponential(initial: i64, coefficient: f64, maximum: i64, jitter: Jitter) -> Backoff {
+        Backoff::Exponential {
+            initial_interval_ms: initial,
+            backoff_coefficient: coefficient,
+            maximum_interval_ms: maximum,
+            jitter,
+        }
+    }
+
+    fn plain(backoff: &Backoff, failed_attempt: u32, jitter_ms: u32) -> i64 {
+        backoff.delay_ms(&BackoffKnobs::default(), failed_attempt, jitter_ms)
+    }
+
+    #[test]
+    fn a_configured_table_is_indexed_by_the_failed_attempt_and_its_last_row_repeats() {
+        let backoff = Backoff::Table {
+            delays_ms: vec![100, 5_000, 60_000],
+            jitter: Jitter::None,
+        };
+        let delays: Vec<i64> = [0, 1, 2, 3, 10, u32::MAX]
+            .iter()
+            .map(|n| plain(&backoff, *n, 29_999))
+            .collect();
+        assert_eq!(delays, [100, 5_000, 60_000, 60_000, 60_000, 60_000]);
+    }
+
+    #[test]
+    fn exponential_grows_by_its_coefficient_up_to_its_maximum() {
+        let backoff = exponential(1_000, 2.0, 30_000, Jitter::None);
+        let delays: Vec<i64> = (0..8).map(|n| plain(&backoff, n, 0)).collect();
+        assert_eq!(
+            delays,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+        assert_eq!(plain(&backoff, u32::MAX, 0), 30_000);
+        // A fractional coefficient rounds to the millisecond: 1000 × 1.5^3 = 3375.
+        assert_eq!(
+            plain(&exponential(1_000, 1.5, 60_000, Jitter::None), 3, 0),
+            3_375
+        );
+        // Coefficient 1: a constant interval.
+        assert_eq!(plain(&exponential(700, 1.0, 700, Jitter::None), 40, 0), 700);
+    }
+
+    #[test]
+    fn fixed_waits_the_same_after_every_failure() {
+        let backoff = Backoff::Fixed {
+            interval_ms: 2_500,
+            jitter: Jitter::None,
+        };
+        for n in [0, 1, 9, 100, u32::MAX] {
+            assert_eq!(plain(&backoff, n, 12_345), 2_500);
+        }
+    }
+
+    #[test]
+    fn each_jitter_spreads_a_configured_delay_over_its_range() {
+        let with = |jitter| Backoff::Fixed {
+            interval_ms: 10_000,
+            jitter,
+        };
+        // Samples 0, the middle and the top of [0, JITTER_MAX_MS).
+        let spread = |jitter| -> [i64; 3] {
+            [0, 15_000, 29_999].map(|sample| plain(&with(jitter), 0, sample))
+        };
+        assert_eq!(spread(Jitter::None), [10_000, 10_000, 10_000]);
+        assert_eq!(spread(Jitter::Full), [0, 5_000, 9_999]);
+        assert_eq!(spread(Jitter::Equal), [5_000, 7_500, 9_999]);
+        assert_eq!(
+            spread(Jitter::Additive { max_ms: 1_000 }),
+            [10_000, 10_500, 10_999]
+        );
+    }
+
+    #[test]
+    fn the_inngest_table_is_its_rows_with_additive_thirty_seconds() {
+        assert_eq!(
+            Backoff::InngestTable.jitter(),
+            Jitter::Additive { max_ms: 30_000 }
+        );
+        let same = Backoff::Table {
+            delays_ms: DEFAULT_TABLE_MS.to_vec(),
+            jitter: Jitter::Additive { max_ms: 30_000 },
+        };
+        for n in 0..12 {
+            for sample in [0, 1, 777, 29_999, u32::MAX] {
+                assert_eq!(plain(&same, n, sample), table(n, sample));
+            }
+        }
+    }
+
+    #[test]
+    fn the_knobs_apply_to_every_shape() {
+        let scaled_knobs = BackoffKnobs {
+            scale: 0.01,
+            fixed_interval_ms: None,
+        };
+        let backoff = exponential(10_000, 3.0, 600_000, Jitter::Equal);
+        // Attempt 1: 30 s, equal jitter: 15 s fixed + [0, 15 s); scaled 150 ms + [0, 150) ms.
+        assert_eq!(backoff.delay_ms(&scaled_knobs, 1, 0), 150);
+        assert_eq!(backoff.delay_ms(&scaled_knobs, 1, 29_999), 150 + 149);
+        let fixed_knobs = BackoffKnobs {
+            scale: 1.0,
+            fixed_interval_ms: Some(1_234),
+        };
+        assert_eq!(backoff.delay_ms(&fixed_knobs, 5, 29_999), 1_234);
+    }
+
+    #[test]
+    fn configured_shapes_serialize_with_the_names_users_know() {
+        let json = serde_json::json!({
+            "kind": "exponential",
+            "initial_interval_ms": 1_000,
+            "backoff_coefficient": 2.0,
+            "maximum_interval_ms": 60_000,
+            "jitter": {"kind": "full"},
+        });
+        let backoff: Backoff = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(backoff, exponential(1_000, 2.0, 60_000, Jitter::Full));
+        assert_eq!(serde_json::to_value(&backoff).unwrap(), json);
+        // No jitter named: none.
+        let table: Backoff =
+            serde_json::from_value(serde_json::json!({"kind": "table", "delays_ms": [1, 2]}))
+                .unwrap();
+        assert_eq!(table.jitter(), Jitter::None);
+        let fixed: Backoff =
+            serde_json::from_value(serde_json::json!({"kind": "fixed", "interval_ms": 5})).unwrap();
+        assert_eq!(fixed.base_ms(3), 5);
+        assert!(serde_json::from_value::<Backoff>(serde_json::json!({"kind": "linear"})).is_err());
+    }
+
+    #[test]
+    fn checking_names_the_field_that_is_wrong() {
+        let field = |backoff: Backoff| backoff.check().map_err(|e| e.field);
+        assert_eq!(field(Backoff::InngestTable), Ok(()));
+        assert_eq!(field(exponential(1_000, 2.0, 60_000, Jitter::Full)), Ok(()));
+        let table = |delays_ms: Vec<i64>| Backoff::Table {
+            delays_ms,
+            jitter: Jitter::None,
+        };
+        assert_eq!(field(table(vec![])), Err("delays_ms"));
+        assert_eq!(field(table(vec![0; 101])), Err("delays_ms"));
+        assert_eq!(field(table(vec![10, -1])), Err("delays_ms"));
+        assert_eq!(
+            field(table(vec![BACKOFF_DELAY_MAX_MS + 1])),
+            Err("delays_ms")
+        );
+        assert_eq!(field(table(vec![0, BACKOFF_DELAY_MAX_MS])), Ok(()));
+        assert_eq!(
+            field(exponential(0, 2.0, 60_000, Jitter::None)),
+            Err("initial_interval_ms")
+        );
+        for coefficient in [0.5, 0.999, 100.5, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                field(exponential(1_000, coefficient, 60_000, Jitter::None)),
+                Err("backoff_coefficient"),
+                "{coefficient}"
+            );
+        }
+        assert_eq!(
+            field(exponential(1_000, 2.0, 999, Jitter::None)),
+            Err("maximum_interval_ms")
+        );
+        assert_eq!(
+            field(Backoff::Fixed {
+                interval_ms: -5,
+                jitter: Jitter::None
+            }),
+            Err("interval_ms")
+        );
+        assert_eq!(
+            field(Backoff::Fixed {
+                interval_ms: 5,
+                jitter: Jitter::Additive { max_ms: -1 }
+            }),
+            Err("jitter.max_ms")
+        );
+        let message = exponential(1_000, 2.0, 999, Jitter::None)
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "backoff `maximum_interval_ms`: 999 ms is below initial_interval_ms (1000 ms)"
+        );
+    }
+
     proptest! {
         #[test]
         fn delay_stays_within_the_scaled_row(
@@ -331,6 +658,43 @@ mod tests {
             scale in 0.000_001f64..=10.0,
         ) {
             prop_assert!(scaled(scale, attempt + 1, jitter) >= scaled(scale, attempt, jitter));
+        }
+
+        #[test]
+        fn a_checked_exponential_never_decreases_and_stays_within_its_bounds(
+            initial in 1i64..=BACKOFF_DELAY_MAX_MS,
+            coefficient in 1.0f64..=BACKOFF_COEFFICIENT_MAX,
+            extra in 0i64..=BACKOFF_DELAY_MAX_MS,
+            attempt in 0u32..200,
+        ) {
+            let maximum = (initial + extra).min(BACKOFF_DELAY_MAX_MS);
+            let backoff = exponential(initial, coefficient, maximum, Jitter::None);
+            prop_assert!(backoff.check().is_ok());
+            let now = backoff.base_ms(attempt);
+            prop_assert!((initial..=maximum).contains(&now), "{now}");
+            prop_assert!(backoff.base_ms(attempt + 1) >= now);
+        }
+
+        #[test]
+        fn every_checked_shape_and_jitter_gives_a_delay_within_its_range(
+            rows in prop::collection::vec(0i64..=BACKOFF_DELAY_MAX_MS, 1..=BACKOFF_TABLE_MAX_ROWS),
+            attempt in any::<u32>(),
+            sample in any::<u32>(),
+            max_ms in 0i64..=BACKOFF_DELAY_MAX_MS,
+            which in 0usize..4,
+        ) {
+            let jitter = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Additive { max_ms }][which];
+            let backoff = Backoff::Table { delays_ms: rows, jitter };
+            prop_assert!(backoff.check().is_ok());
+            let base = backoff.base_ms(attempt);
+            let delay = plain(&backoff, attempt, sample);
+            let (low, high) = match jitter {
+                Jitter::None => (base, base),
+                Jitter::Full => (0, base),
+                Jitter::Equal => (base / 2, base),
+                Jitter::Additive { max_ms } => (base, base + max_ms),
+            };
+            prop_assert!(delay >= low && (delay < high || (delay == high && low == high)), "{delay} not in [{low}, {high})");
         }
 
         #[test]

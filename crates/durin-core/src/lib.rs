@@ -10,14 +10,16 @@ pub mod decision;
 pub mod expression;
 pub mod expression_shape;
 pub mod function;
+pub mod jitter;
 pub mod policy;
 pub mod retry_after;
 pub mod state;
 
-pub use backoff::{Backoff, BackoffKnobs, DEFAULT_TABLE_MS, JITTER_MAX_MS};
+pub use backoff::{Backoff, BackoffError, BackoffKnobs, DEFAULT_TABLE_MS, JITTER_MAX_MS};
 pub use decision::{Decision, FailedAttempt, GiveUpReason, decide};
 pub use expression::{Expression, ExpressionError};
 pub use function::{FunctionConfig, Trigger, TriggerError};
+pub use jitter::Jitter;
 pub use policy::{DEFAULT_RETRIES, MAX_RETRIES, RetryPolicy};
 pub use retry_after::parse_retry_after;
 pub use state::{AttemptOutcome, JobKind, RunStatus, UnknownStatus};
