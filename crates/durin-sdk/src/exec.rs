@@ -75,7 +75,7 @@ pub(crate) async fn execute(
         .is_some_and(|max| call.attempt.saturating_add(1) >= max);
     let discovery = target == durin_protocol::DISCOVERY_STEP_ID;
     let mut checkpointer = Checkpointer::offered(client, &call, discovery);
-    let state = ExecState::new(steps);
+    let state = ExecState::new(steps, call.run_id.clone());
     let ctx = Context {
         event,
         events,

@@ -39,4 +39,4 @@ pub use durin_protocol::EventPayload;
 pub use error::{ClientError, Error, RetryAt, StepError};
 pub use function::{Context, Function};
 pub use serve::{SERVE_PATH, serve};
-pub use step::Step;
+pub use step::{Step, idempotency_key};

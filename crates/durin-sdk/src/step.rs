@@ -76,6 +76,8 @@ struct Progress {
 }
 
 pub(crate) struct ExecState {
+    /// The run this request executes: part of every step's idempotency key.
+    run_id: String,
     memo: BTreeMap<String, Value>,
     progress: Mutex<Progress>,
     /// Woken whenever a step is found or an executed step has its outcome.
@@ -85,8 +87,9 @@ pub(crate) struct ExecState {
 }
 
 impl ExecState {
-    pub(crate) fn new(memo: BTreeMap<String, Value>) -> Arc<Self> {
+    pub(crate) fn new(memo: BTreeMap<String, Value>, run_id: String) -> Arc<Self> {
         Arc::new(Self {
+            run_id,
             memo,
             progress: Mutex::new(Progress::default()),
             wake: Notify::new(),
@@ -225,7 +228,11 @@ impl Step {
         self.state.record_found(found.clone());
         self.state.wait_for_permit(&hash).await;
 
-        let running = RUNNING_STEP.scope(id.to_owned(), AssertUnwindSafe(f()).catch_unwind());
+        let running_step = RunningStep {
+            id: id.to_owned(),
+            idempotency_key: format!("{}-{hash}", self.state.run_id),
+        };
+        let running = RUNNING_STEP.scope(running_step, AssertUnwindSafe(f()).catch_unwind());
         let outcome = match running.await {
             Ok(Ok(value)) => serde_json::to_value(value).map_err(|error| {
                 Error::new(
@@ -369,14 +376,45 @@ impl Step {
 }
 
 tokio::task_local! {
-    /// The user id of the step whose closure is being polled: set only around that closure.
-    static RUNNING_STEP: String;
+    /// The step whose closure is being polled: set only around that closure.
+    static RUNNING_STEP: RunningStep;
+}
+
+struct RunningStep {
+    /// The id the function gave the step.
+    id: String,
+    /// `<run id>-<hashed step id>`: see [`idempotency_key`].
+    idempotency_key: String,
+}
+
+/// Inside a [`Step::run`] closure: a key for this step to give the APIs it calls that accept one
+/// (`Idempotency-Key` headers and the like). It is the same on every attempt of the step, and different
+/// for every other step, every other use of a repeated step id, and every other run: `<run id>-<hashed
+/// step id>`, 67 ASCII characters. `None` outside a step's closure.
+///
+/// ```no_run
+/// # use durin_sdk::{Context, Error};
+/// # async fn charge(ctx: Context) -> Result<(), Error> {
+/// ctx.step
+///     .run("charge", || async {
+///         let key = durin_sdk::idempotency_key().unwrap_or_default();
+///         // payments.charge(amount).idempotency_key(&key).send().await
+///         Ok::<_, Error>(key)
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn idempotency_key() -> Option<String> {
+    RUNNING_STEP
+        .try_with(|step| step.idempotency_key.clone())
+        .ok()
 }
 
 /// A step inside a step's closure would wait for a permit that can never come (one step per request):
 /// fail it at once instead of hanging the request.
 fn refuse_nesting(id: &str) -> Result<(), Error> {
-    match RUNNING_STEP.try_with(Clone::clone) {
+    match RUNNING_STEP.try_with(|step| step.id.clone()) {
         Ok(outer) => Err(Error::non_retriable(format!(
             "step {id:?} was called inside step {outer:?}; steps cannot be nested"
         ))),
