@@ -20,7 +20,7 @@ pub use decision::{Decision, FailedAttempt, GiveUpReason, decide};
 pub use expression::{Expression, ExpressionError};
 pub use function::{FunctionConfig, Trigger, TriggerError};
 pub use jitter::Jitter;
-pub use policy::{DEFAULT_RETRIES, MAX_RETRIES, RetryPolicy};
+pub use policy::{DEFAULT_RETRIES, MAX_RETRIES, PolicyOverride, RetryPolicy};
 pub use retry_after::parse_retry_after;
 pub use state::{AttemptOutcome, JobKind, RunStatus, UnknownStatus};
 

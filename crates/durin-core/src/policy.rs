@@ -73,10 +73,95 @@ impl RetryPolicy {
     }
 }
 
+/// What a configured retry policy changes (issue 8): the retry count, the backoff, or both; what it leaves
+/// out stays as it was.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PolicyOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+impl PolicyOverride {
+    /// `base` with this override's fields in place of its own.
+    pub fn apply(&self, base: &RetryPolicy) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries.map_or(base.retries, |r| r.min(MAX_RETRIES)),
+            backoff: self.backoff.clone().unwrap_or_else(|| base.backoff.clone()),
+        }
+    }
+
+    /// The first problem with the override, naming the field: retries above [`MAX_RETRIES`], or a backoff
+    /// that [`Backoff::check`] refuses.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(retries) = self.retries
+            && retries > MAX_RETRIES
+        {
+            return Err(format!("`retries` is {retries}; the most is {MAX_RETRIES}"));
+        }
+        if let Some(backoff) = &self.backoff {
+            backoff.check().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_override_replaces_only_what_it_names() {
+        let base = RetryPolicy::with_retries(4);
+        let fixed = Backoff::Fixed {
+            interval_ms: 250,
+            jitter: crate::Jitter::None,
+        };
+        let retries_only = PolicyOverride {
+            retries: Some(1),
+            backoff: None,
+        };
+        assert_eq!(
+            retries_only.apply(&base),
+            RetryPolicy {
+                retries: 1,
+                backoff: Backoff::InngestTable
+            }
+        );
+        let backoff_only = PolicyOverride {
+            retries: None,
+            backoff: Some(fixed.clone()),
+        };
+        assert_eq!(
+            backoff_only.apply(&base),
+            RetryPolicy {
+                retries: 4,
+                backoff: fixed
+            }
+        );
+        assert_eq!(PolicyOverride::default().apply(&base), base);
+        // Never more than the maximum, even unchecked.
+        let huge = PolicyOverride {
+            retries: Some(1_000),
+            backoff: None,
+        };
+        assert_eq!(huge.apply(&base).retries, MAX_RETRIES);
+        assert!(huge.check().unwrap_err().contains("`retries` is 1000"));
+    }
+
+    #[test]
+    fn an_override_with_a_bad_backoff_names_the_field() {
+        let bad = PolicyOverride {
+            retries: Some(2),
+            backoff: Some(Backoff::Table {
+                delays_ms: vec![],
+                jitter: crate::Jitter::None,
+            }),
+        };
+        assert!(bad.check().unwrap_err().contains("`delays_ms`"));
+    }
 
     fn check(configured: Option<i64>, retries: u32, note: Option<&str>) {
         let got = RetryPolicy::from_configured(configured);

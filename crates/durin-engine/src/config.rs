@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub checkpointing: bool,
     /// How many steps, and how many bytes of step results, one run may store.
     pub run_limits: crate::limits::RunLimits,
+    /// Retry policies configured on Durin's side, per function and per step (`--retry-policies`).
+    pub retry_policies: std::sync::Arc<crate::policies::RetryPolicies>,
     /// Keys: signing requests to apps, and who may call the engine.
     pub security: Security,
 }
@@ -117,6 +119,7 @@ impl Default for EngineConfig {
             public_url: "http://127.0.0.1:8288".into(),
             checkpointing: true,
             run_limits: crate::limits::RunLimits::default(),
+            retry_policies: std::sync::Arc::default(),
             security: Security::default(),
         }
     }

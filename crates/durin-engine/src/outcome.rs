@@ -1,7 +1,9 @@
 //! Turning an app's reply into one [`AttemptFinish`]: the attempt record and everything it causes.
 //! Every failure goes through [`durin_core::decide`].
 
-use durin_core::{AttemptOutcome, Decision, FailedAttempt, JobKind, RunStatus, decide};
+use durin_core::{
+    AttemptOutcome, Decision, FailedAttempt, JobKind, RetryPolicy, RunStatus, decide,
+};
 use durin_protocol::{OpCode, Operation};
 use durin_store::{
     AttemptFinish, AttemptRecord, ClaimedJob, JobUpdate, NewJob, PauseResolution, RunFinal,
@@ -219,8 +221,8 @@ impl Planner<'_> {
                         .unwrap_or_else(|| json!({}));
                     // The SDKs also send StepFailed for an ordinary error on the job's last attempt: that
                     // attempt is recorded as the error it was (its budget is spent), not as non-retriable.
-                    let last_attempt =
-                        self.job.attempt.saturating_add(1) >= self.job.policy.max_attempts();
+                    let last_attempt = self.job.attempt.saturating_add(1)
+                        >= self.step_policy(Some(op.user_step_id())).max_attempts();
                     let non_retriable_error =
                         step_error.get("name").and_then(Value::as_str) == Some("NonRetriableError");
                     outcome = if last_attempt && !non_retriable_error {
@@ -374,7 +376,8 @@ impl Planner<'_> {
         };
         let knobs = &self.engine.inner.config.knobs;
         let jitter = fastrand::u32(0..durin_core::JITTER_MAX_MS);
-        match decide(&self.job.policy, knobs, &failed, self.now, jitter) {
+        let policy = self.step_policy(step.name.as_deref());
+        match decide(&policy, knobs, &failed, self.now, jitter) {
             Decision::Retry { attempt, at } => {
                 let record = self.record(step, outcome, Some(error), Some(at));
                 self.base(
@@ -404,6 +407,16 @@ impl Planner<'_> {
                 finish
             }
         }
+    }
+
+    /// The policy a failure of `step` (None: the function body) is decided by: the job's, with the step's
+    /// Durin-side entry applied over it.
+    fn step_policy(&self, step: Option<&str>) -> RetryPolicy {
+        self.engine.inner.config.retry_policies.for_step(
+            &self.job.function_id,
+            step,
+            &self.job.policy,
+        )
     }
 
     /// The error ending the run if storing `memos` would pass the run's limits.

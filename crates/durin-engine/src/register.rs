@@ -32,7 +32,13 @@ impl Engine {
             }
             .into());
         }
-        let (sync, notes) = to_app_sync(&request, self.now())?;
+        let (mut sync, notes) = to_app_sync(&request, self.now())?;
+        // Durin-side policies replace what the app registered (function entries; step entries apply
+        // when a step fails).
+        let policies = &self.inner.config.retry_policies;
+        for function in &mut sync.functions {
+            function.policy = policies.for_function(&function.id, &function.policy);
+        }
         for note in &notes {
             tracing::warn!(app = %sync.name, "{note}");
         }

@@ -171,6 +171,10 @@ pub(crate) struct EngineArgs {
     #[arg(long, default_value_t = durin_engine::DEFAULT_MAX_RUN_STATE_BYTES >> 20,
           value_parser = clap::value_parser!(u64).range(1..=16_384))]
     pub(crate) max_run_state_mib: u64,
+    /// A JSON file of retry policies per function and per step, applied on Durin's side: apps on any SDK
+    /// get them without a change (see docs/retry-policies.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) retry_policies: Option<PathBuf>,
     /// Log lines as human-readable text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,

@@ -30,6 +30,19 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
         reqwest::Url::parse(url)
             .map_err(|e| UsageError(format!("--sdk-url {url:?} is not a URL: {e}")))?;
     }
+    let retry_policies = match &args.retry_policies {
+        None => durin_engine::RetryPolicies::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!(
+                    "--retry-policies {}: cannot read it: {e}",
+                    path.display()
+                ))
+            })?;
+            durin_engine::RetryPolicies::from_json(&text)
+                .map_err(|e| UsageError(format!("--retry-policies {}: {e}", path.display())))?
+        }
+    };
     let fixed = (args.retry_interval > 0)
         .then(|| i64::try_from(args.retry_interval.saturating_mul(1000)).unwrap_or(i64::MAX));
     Ok(EngineConfig {
@@ -43,6 +56,7 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
         discovery: false,
         public_url: format!("http://{}:{}", args.host, args.port),
         checkpointing: !args.no_checkpointing,
+        retry_policies: std::sync::Arc::new(retry_policies),
         run_limits: durin_engine::RunLimits {
             max_steps: usize::try_from(args.max_steps_per_run).unwrap_or(usize::MAX),
             max_state_bytes: args.max_run_state_mib << 20,
