@@ -557,3 +557,31 @@ export function timeoutFunctions(inngest, app) {
   );
   return [stalledRequest];
 }
+
+/**
+ * Functions whose code sets no retry policy; the fourth engine configures them on its side
+ * (`--retry-policies`, written by the test harness: POLICIES in test/harness.mjs).
+ */
+export function policyFunctions(inngest, app) {
+  const charge = inngest.createFunction(
+    { id: "policy-charge", retries: 4, triggers: [{ event: "compat/policy.charge" }] },
+    async ({ event, step, attempt, runId, maxAttempts }) => {
+      let caught = false;
+      try {
+        await step.run("call-bank", () => {
+          rec(app, "policy-charge", event, runId, "call-bank", attempt, { maxAttempts });
+          throw new Error("the bank is down");
+        });
+      } catch {
+        caught = true;
+      }
+      const ledger = await step.run("ledger", () => {
+        rec(app, "policy-charge", event, runId, "ledger", attempt, { maxAttempts });
+        if (attempt < 3) throw new Error("the ledger is locked");
+        return "written";
+      });
+      return { caught, ledger };
+    },
+  );
+  return [charge];
+}

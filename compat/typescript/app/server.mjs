@@ -29,6 +29,7 @@ import {
   waitFunctions,
   defaultScheduleFunctions,
   timeoutFunctions,
+  policyFunctions,
 } from "./functions.mjs";
 import { recordingFetch, serveControl, watchResponse } from "./recorder.mjs";
 
@@ -36,8 +37,9 @@ const nodePort = Number(process.env.NODE_PORT);
 const expressPort = Number(process.env.EXPRESS_PORT);
 const slowUrl = process.env.DURIN_SLOW_URL;
 const timeoutUrl = process.env.DURIN_TIMEOUT_URL;
-if (!process.env.INNGEST_DEV || !nodePort || !expressPort || !timeoutUrl) {
-  console.error("INNGEST_DEV, NODE_PORT, EXPRESS_PORT and DURIN_TIMEOUT_URL must be set");
+const policiesUrl = process.env.DURIN_POLICIES_URL;
+if (!process.env.INNGEST_DEV || !nodePort || !expressPort || !timeoutUrl || !policiesUrl) {
+  console.error("INNGEST_DEV, NODE_PORT, EXPRESS_PORT, DURIN_TIMEOUT_URL and DURIN_POLICIES_URL must be set");
   process.exit(2);
 }
 
@@ -88,6 +90,17 @@ const timeoutHandler = serveNode({
   functions: timeoutFunctions(timeoutClient, "timeout"),
 });
 
+const policiesClient = new Inngest({
+  id: "compat-ts-policies",
+  baseUrl: policiesUrl,
+  isDev: true,
+  fetch: recordingFetch("policies"),
+});
+const policiesHandler = serveNode({
+  client: policiesClient,
+  functions: policyFunctions(policiesClient, "policies"),
+});
+
 const nodeServer = http.createServer((req, res) => {
   if (serveControl(req, res)) return;
   if (req.url.startsWith("/api/inngest")) {
@@ -102,6 +115,10 @@ const nodeServer = http.createServer((req, res) => {
         res.end(`could not read the request: ${err?.message ?? err}`);
       },
     );
+  }
+  if (req.url.startsWith("/policies/inngest")) {
+    watchResponse("policies", req, res);
+    return policiesHandler(req, res);
   }
   if (req.url.startsWith("/timeout/inngest")) {
     watchResponse("timeout", req, res);

@@ -1215,6 +1215,39 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
     assertCompletedAnswer(wire.at(-1), run.output);
   });
 
+  // ---- retry policies set on Durin's side only (fourth engine, --retry-policies; issue 8) -------------
+
+  it("a step's retries and backoff come from Durin's policy file, not from the app", async () => {
+    const { run, attempts, records } = await runOnce({
+      name: "compat/policy.charge",
+      slug: "policy-charge",
+      app: "policies",
+      durin: stack.policies,
+    });
+    assert.equal(run.status, "Completed");
+    assert.deepEqual(run.output, { caught: true, ledger: "written" });
+    const gapsOf = (name) =>
+      stepAttempts(attempts, name).map((a) => [
+        a.attempt,
+        a.outcome,
+        a.next_attempt_at_ms === null ? null : a.next_attempt_at_ms - a.ended_at_ms,
+      ]);
+    // call-bank: 1 retry (the function has 4), 200 ms later, then failed for good and caught.
+    assert.deepEqual(gapsOf("call-bank"), [
+      [0, "error", 200],
+      [1, "error", null],
+    ]);
+    // ledger: the function's 4 retries, 100, 200, 300 ms apart (400 capped at the maximum).
+    assert.deepEqual(gapsOf("ledger"), [
+      [0, "error", 100],
+      [1, "error", 200],
+      [2, "error", 300],
+      [3, "ok", null],
+    ]);
+    // The SDK was told the most attempts any of the function's steps may take: 5 (ledger's).
+    assert.deepEqual([...new Set(records.map((r) => r.maxAttempts))], [5]);
+  });
+
   // ---- a request that outlives the engine's request timeout (third engine, --request-timeout 2) ---------
 
   it(

@@ -53,6 +53,25 @@ export const BACKOFF_TABLE_MS = [
 export const JITTER_MS = 30_000;
 /** The third engine's --request-timeout, in seconds. */
 export const REQUEST_TIMEOUT_S = 2;
+/**
+ * The fourth engine's `--retry-policies` (issue 8): `call-bank` gets 1 retry 200 ms apart, `ledger` an
+ * exponential backoff (100, 200, 300 ms: 400 capped) with the function's 4 retries. The app sets neither.
+ */
+export const POLICIES = {
+  policies: [
+    {
+      function: "compat-ts-policies-policy-charge",
+      step: "call-bank",
+      retries: 1,
+      backoff: { kind: "fixed", interval_ms: 200 },
+    },
+    {
+      function: "compat-ts-policies-policy-charge",
+      step: "ledger",
+      backoff: { kind: "exponential", initial_interval_ms: 100, backoff_coefficient: 2.0, maximum_interval_ms: 300 },
+    },
+  ],
+};
 
 /** Every function the node:http app serves (the failure handler included), and the Express app's. */
 export const NODE_FUNCTIONS = [
@@ -325,13 +344,15 @@ export async function startStack() {
   }
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `durin-compat-ts-${mode}-`));
   logDirs.add(logDir);
-  const [durinPort, slowPort, timeoutPort, nodePort, expressPort] = await Promise.all([
+  const [durinPort, slowPort, timeoutPort, policiesPort, nodePort, expressPort] = await Promise.all([
+    freePort(),
     freePort(),
     freePort(),
     freePort(),
     freePort(),
     freePort(),
   ]);
+  const policiesUrl = `http://127.0.0.1:${policiesPort}`;
   const durinUrl = `http://127.0.0.1:${durinPort}`;
   const slowUrl = `http://127.0.0.1:${slowPort}`;
   const timeoutUrl = `http://127.0.0.1:${timeoutPort}`;
@@ -341,12 +362,14 @@ export async function startStack() {
     durin: new Durin(durinUrl),
     slow: withSlow ? new Durin(slowUrl) : null,
     timeout: new Durin(timeoutUrl),
+    policies: new Durin(policiesUrl),
     app: new AppProbe(`http://127.0.0.1:${nodePort}`),
     urls: {
       node: `http://127.0.0.1:${nodePort}/api/inngest`,
       express: `http://127.0.0.1:${expressPort}/api/inngest`,
       slow: `http://127.0.0.1:${nodePort}/slow/inngest`,
       timeout: `http://127.0.0.1:${nodePort}/timeout/inngest`,
+      policies: `http://127.0.0.1:${nodePort}/policies/inngest`,
     },
     async stop() {
       // Engines first (they call the app), then the app.
@@ -367,6 +390,7 @@ export async function startStack() {
         NODE_PORT: String(nodePort),
         EXPRESS_PORT: String(expressPort),
         DURIN_TIMEOUT_URL: timeoutUrl,
+        DURIN_POLICIES_URL: policiesUrl,
         ...(withSlow ? { DURIN_SLOW_URL: slowUrl } : {}),
       },
     });
@@ -413,6 +437,20 @@ export async function startStack() {
         { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
       ),
     );
+    const policyFile = path.join(logDir, "policies.json");
+    fs.writeFileSync(policyFile, JSON.stringify(POLICIES));
+    procs.push(
+      startProcess(
+        "durin-policies",
+        durinBin,
+        durinArgs(policiesPort, path.join(logDir, "data-policies"), [stack.urls.policies], [
+          "--retry-policies",
+          policyFile,
+          ...(checkpointMode ? [] : ["--no-checkpointing"]),
+        ]),
+        { logDir, env: { RUST_LOG: process.env.RUST_LOG ?? "info" } },
+      ),
+    );
     if (withSlow) {
       procs.push(
         startProcess("durin-slow", durinBin, durinArgs(slowPort, path.join(logDir, "data-slow"), [stack.urls.slow], ["--no-checkpointing"]), {
@@ -427,6 +465,7 @@ export async function startStack() {
       "compat-ts-express": EXPRESS_FUNCTIONS,
     });
     await stack.timeout.waitForApps({ "compat-ts-timeout": ["stalled-request"] });
+    await stack.policies.waitForApps({ "compat-ts-policies": ["policy-charge"] });
     if (withSlow) await stack.slow.waitForApps({ "compat-ts-slow": ["default-schedule"] });
   } catch (err) {
     const logs = stack.logs();
