@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{EventAnswer, post_events};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -82,28 +84,10 @@ fn through_proxy(url: &str, port: u16) -> (String, String) {
     )
 }
 
-async fn post(
-    http: &reqwest::Client,
-    engine: &EngineProcess,
-    event: &Value,
-) -> (u16, Option<String>, Value) {
-    let response = http
-        .post(format!("{}/e/{}", engine.url(), engine.event_key()))
-        .json(event)
-        .send()
+async fn post(http: &reqwest::Client, engine: &EngineProcess, event: &Value) -> EventAnswer {
+    post_events(http, &engine.url(), engine.event_key(), event)
         .await
-        .expect("the engine answers");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    (
-        status,
-        retry_after,
-        response.json().await.unwrap_or(Value::Null),
-    )
+        .expect("the engine answers")
 }
 
 #[tokio::test]

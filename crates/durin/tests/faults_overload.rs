@@ -4,6 +4,8 @@
 //! /proc) stays bounded during the burst, refused requests sent again later are accepted, and every run
 //! the accepted events started completes: the queue drains.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ use durin_sdk::{Client, Context, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, free_port, serve_app};
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+use common::{EventAnswer, post_events};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_durin");
 /// Requests sent at once.
@@ -41,30 +45,12 @@ fn request(n: usize) -> Value {
 }
 
 /// One answer: the status (0: no answer), `Retry-After`, and the JSON body.
-type Answer = (u16, Option<String>, Value);
+type Answer = EventAnswer;
 
 async fn send(http: &reqwest::Client, url: &str, body: &Value) -> Answer {
-    match http
-        .post(format!("{url}/e/test-key"))
-        .json(body)
-        .send()
+    post_events(http, url, "test-key", body)
         .await
-    {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            (
-                status,
-                retry_after,
-                response.json().await.unwrap_or(Value::Null),
-            )
-        }
-        Err(error) => (0, None, json!({ "transport": error.to_string() })),
-    }
+        .unwrap_or_else(|error| (0, None, json!({ "transport": error.to_string() })))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

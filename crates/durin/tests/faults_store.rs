@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::RUN_TIMEOUT;
+use common::{EventAnswer, RUN_TIMEOUT, post_events};
 use durin_sdk::{Client, Context, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, free_port, serve_app};
 use serde_json::{Value, json};
@@ -100,28 +100,10 @@ fn fill(disk: &Path) -> PathBuf {
 }
 
 /// POSTs one event; returns the status, the `Retry-After` header and the JSON body.
-async fn post(
-    http: &reqwest::Client,
-    engine: &EngineProcess,
-    event: &Value,
-) -> (u16, Option<String>, Value) {
-    let response = http
-        .post(format!("{}/e/test-key", engine.url()))
-        .json(event)
-        .send()
+async fn post(http: &reqwest::Client, engine: &EngineProcess, event: &Value) -> EventAnswer {
+    post_events(http, &engine.url(), "test-key", event)
         .await
-        .expect("the engine answers");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    (
-        status,
-        retry_after,
-        response.json().await.unwrap_or(Value::Null),
-    )
+        .expect("the engine answers")
 }
 
 #[tokio::test]

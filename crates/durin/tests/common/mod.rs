@@ -91,3 +91,28 @@ pub(crate) fn assert_json_error(
         );
     }
 }
+
+/// What `POST /e/{key}` answered: the status, the `Retry-After` header and the JSON body.
+pub(crate) type EventAnswer = (u16, Option<String>, serde_json::Value);
+
+/// POSTs `body` (one event or an array) to `<engine_url>/e/<key>` and reads the whole answer.
+pub(crate) async fn post_events(
+    http: &reqwest::Client,
+    engine_url: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<EventAnswer> {
+    let response = http
+        .post(format!("{engine_url}/e/{key}"))
+        .json(body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((status, retry_after, body))
+}
