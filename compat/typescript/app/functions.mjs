@@ -4,6 +4,7 @@
 // records what it saw (step, attempt, time) under `event.data.token`, which each test makes unique.
 
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
 import { NonRetriableError, RetryAfterError, StepError, referenceFunction } from "inngest";
 import { record } from "./recorder.mjs";
 
@@ -583,5 +584,62 @@ export function policyFunctions(inngest, app) {
       return { caught, ledger };
     },
   );
-  return [charge];
+
+  // Rules per error class (issue 8, feature 3): step `fetch` throws, on attempt n, the n-th error of
+  // `event.data.plan` ([name, message], an ordinary Error whose `name` is set as the SDK docs do) and
+  // succeeds once the plan is spent; the body catches the step's final error.
+  const rules = inngest.createFunction(
+    { id: "policy-rules", retries: 4, triggers: [{ event: "compat/policy.rules" }] },
+    async ({ event, step, attempt, runId, maxAttempts }) => {
+      try {
+        const fetched = await step.run("fetch", () => {
+          rec(app, "policy-rules", event, runId, "fetch", attempt, { maxAttempts });
+          const planned = event.data.plan[attempt];
+          if (planned) throw namedError(...planned);
+          return { fetchedAtAttempt: attempt };
+        });
+        return { fetch: fetched };
+      } catch (err) {
+        return { caught: { name: err.name, message: err.message } };
+      }
+    },
+  );
+
+  // Cool-downs (feature 4): step `limited` throws RetryAfterError (1 s) while `attempt < event.data.times`.
+  const limited = (id) =>
+    inngest.createFunction(
+      { id, retries: 4, triggers: [{ event: `compat/${id.replace("policy-", "policy.")}` }] },
+      async ({ event, step, attempt, runId, maxAttempts }) => {
+        try {
+          return await step.run("limited", () => {
+            rec(app, id, event, runId, "limited", attempt, { maxAttempts });
+            if (attempt < event.data.times) throw new RetryAfterError("the API says slow down", 1000);
+            return { doneAtAttempt: attempt };
+          });
+        } catch (err) {
+          return { caught: { name: err.name, message: err.message } };
+        }
+      },
+    );
+
+  // Pausing instead of failing (feature 5): step `flaky` fails until the file `event.data.flag` exists.
+  const pause = inngest.createFunction(
+    { id: "policy-pause", retries: 4, triggers: [{ event: "compat/policy.pause" }] },
+    async ({ event, step, attempt, runId }) => {
+      const flaky = await step.run("flaky", () => {
+        rec(app, "policy-pause", event, runId, "flaky", attempt);
+        if (!fs.existsSync(event.data.flag)) throw new Error("the flag is down");
+        return "up";
+      });
+      return { flaky };
+    },
+  );
+  return [charge, rules, limited("policy-cool-wide"), limited("policy-cool-tight"), pause];
+}
+
+/** An ordinary error with its own `name` (what the SDK reports and Durin's rules match). */
+function namedError(name, message) {
+  const err = new Error(message);
+  err.name = name;
+  return err;
 }

@@ -18,6 +18,9 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   REQUEST_TIMEOUT_S,
@@ -1246,6 +1249,307 @@ describe(`inngest@4.24.0 (TypeScript SDK) against durin dev, ${mode} mode`, { co
     ]);
     // The SDK was told the most attempts any of the function's steps may take: 5 (ledger's).
     assert.deepEqual([...new Set(records.map((r) => r.maxAttempts))], [5]);
+  });
+
+  // ---- rules per error class, cool-downs, pausing (fourth engine, --retry-policies; issue 8, 3-5) -------
+  //
+  // POLICIES in harness.mjs configures each of these functions; their code is ordinary SDK code. Durin
+  // tells the SDK there is always one more attempt (maxAttempts >= attempt + 2), so the SDK never reports
+  // a step as failed for good by itself (StepError, never StepFailed), and Durin gives up on its own.
+
+  const GATEWAY = ["GatewayTimeout", "upstream timed out"];
+  const LIMITED = ["RateLimited", "429 too many requests"];
+  /** [attempt, outcome, next_attempt_at - ended_at] of a step's attempts in Durin's records. */
+  const policyGaps = (attempts, name) =>
+    stepAttempts(attempts, name).map((a) => [
+      a.attempt,
+      a.outcome,
+      a.next_attempt_at_ms === null ? null : a.next_attempt_at_ms - a.ended_at_ms,
+    ]);
+  /** The `explanation` of each failed attempt: why Durin retried, cooled down, gave up or paused. */
+  const explanationsOf = (attempts) => {
+    const failed = attempts.filter((a) => a.outcome !== "ok");
+    for (const a of failed) assert.ok(a.explanation, `a failed attempt without an explanation: ${JSON.stringify(a)}`);
+    return failed.map((a) => a.explanation);
+  };
+  /** [verdict, rule, failures, retries, delay_ms] of each failed attempt's explanation. */
+  const verdictsOf = (attempts) =>
+    explanationsOf(attempts).map((e) => [e.verdict, e.rule ?? null, e.failures, e.retries, e.delay_ms ?? null]);
+  /** The SDK never gave up on a step by itself: told another attempt follows each time. */
+  const assertEngineDecides = (records) => {
+    for (const r of records) {
+      assert.ok(r.maxAttempts >= r.attempt + 2, `attempt ${r.attempt} was told maxAttempts ${r.maxAttempts}`);
+    }
+  };
+  const policyRun = (slug, data, opts = {}) =>
+    runOnce({ name: `compat/${slug.replace("policy-", "policy.")}`, slug, app: "policies", durin: stack.policies, data, ...opts });
+
+  describe("rules per error class, set on Durin's side only", { concurrency: true }, () => {
+    it("each rule counts on its own counter with its own backoff; the step fails when one is spent", async () => {
+      const { run, attempts, records } = await policyRun("policy-rules", {
+        plan: [GATEWAY, LIMITED, GATEWAY, GATEWAY, LIMITED],
+      });
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { caught: { name: "RateLimited", message: "429 too many requests" } });
+      assert.deepEqual(policyGaps(attempts, "fetch"), [
+        [0, "error", 100],
+        [1, "error", 200],
+        [2, "error", 100],
+        [3, "error", 100],
+        [4, "error", null],
+      ]);
+      assert.deepEqual(attemptNumbers(records, "fetch"), [0, 1, 2, 3, 4]);
+      assertEngineDecides(records);
+      const verdicts = verdictsOf(stepAttempts(attempts, "fetch"));
+      assert.deepEqual(verdicts, [
+        ["retry", "GatewayTimeout", 1, 3, 100],
+        ["retry", "RateLimited", 1, 1, 200],
+        ["retry", "GatewayTimeout", 2, 3, 100],
+        ["retry", "GatewayTimeout", 3, 3, 100],
+        ["give_up", "RateLimited", 2, 1, null],
+      ]);
+      for (const a of stepAttempts(attempts, "fetch")) {
+        assert.equal(a.explanation.policy, "the policy file's entry for the step");
+      }
+    });
+
+    it("independent counters let a step take more attempts than any one rule allows", async () => {
+      const { run, attempts, records } = await policyRun("policy-rules", { plan: [GATEWAY, LIMITED, GATEWAY, GATEWAY] });
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { fetch: { fetchedAtAttempt: 4 } });
+      assert.deepEqual(policyGaps(attempts, "fetch"), [
+        [0, "error", 100],
+        [1, "error", 200],
+        [2, "error", 100],
+        [3, "error", 100],
+        [4, "ok", null],
+      ]);
+      assert.deepEqual(attemptNumbers(records, "fetch"), [0, 1, 2, 3, 4]);
+    });
+
+    it("a rule gives up after its own retries", async () => {
+      const { run, attempts } = await policyRun("policy-rules", { plan: [GATEWAY, GATEWAY, GATEWAY, GATEWAY, GATEWAY] });
+      assert.deepEqual(run.output, { caught: { name: "GatewayTimeout", message: "upstream timed out" } });
+      assert.deepEqual(policyGaps(attempts, "fetch"), [
+        [0, "error", 100],
+        [1, "error", 100],
+        [2, "error", 100],
+        [3, "error", null],
+      ]);
+      const verdicts = verdictsOf(stepAttempts(attempts, "fetch"));
+      assert.deepEqual(verdicts.at(-1), ["give_up", "GatewayTimeout", 4, 3, null]);
+    });
+
+    it("a rule on a part of the message, and an error no rule matches counting on the entry's retries (0)", async () => {
+      const { run, attempts } = await policyRun("policy-rules", {
+        plan: [
+          ["Error", "HTTP 503 from upstream"],
+          ["Error", "connection reset"],
+        ],
+      });
+      assert.deepEqual(run.output, { caught: { name: "Error", message: "connection reset" } });
+      assert.deepEqual(policyGaps(attempts, "fetch"), [
+        [0, "error", 50],
+        [1, "error", null],
+      ]);
+      const verdicts = verdictsOf(stepAttempts(attempts, "fetch"));
+      assert.deepEqual(verdicts, [
+        ["retry", 'Error ~ "HTTP 503"', 1, 1, 50],
+        ["give_up", null, 1, 0, null],
+      ]);
+    });
+
+    it("a `never` rule fails the step on its first attempt", async () => {
+      const { run, attempts, records } = await policyRun("policy-rules", {
+        plan: [["ValidationError", "the order has no lines"], GATEWAY],
+      });
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { caught: { name: "ValidationError", message: "the order has no lines" } });
+      const fetch = stepAttempts(attempts, "fetch");
+      assert.deepEqual(
+        fetch.map((a) => [a.attempt, a.next_attempt_at_ms]),
+        [[0, null]],
+      );
+      assert.equal(fetch[0].error.name, "ValidationError");
+      assert.deepEqual(attemptNumbers(records, "fetch"), [0]);
+      const verdicts = verdictsOf(fetch);
+      assert.deepEqual(verdicts, [["give_up", "ValidationError", 1, 0, null]]);
+    });
+  });
+
+  describe("cool-downs: a Retry-After spends no retry, within the allowance", { concurrency: true }, () => {
+    it("retries 0 and three RetryAfterError(1 s): three cool-downs, the fourth attempt succeeds", async () => {
+      const { run, attempts, records } = await policyRun("policy-cool-wide", { times: 3 });
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { doneAtAttempt: 3 });
+      const tries = at(records, "limited");
+      assert.deepEqual(
+        tries.map((r) => r.attempt),
+        [0, 1, 2, 3],
+      );
+      for (const gap of gaps(tries.map((r) => r.t))) {
+        assert.ok(gap >= 900 && gap <= 1000 + TOLERANCE_MS, `a cool-down of ${gap} ms, expected the 1 s asked for`);
+      }
+      const steps = stepAttempts(attempts, "limited");
+      assert.deepEqual(
+        steps.map((a) => [a.attempt, a.outcome]),
+        [
+          [0, "retry_after"],
+          [1, "retry_after"],
+          [2, "retry_after"],
+          [3, "ok"],
+        ],
+      );
+      for (const a of steps.slice(0, 3)) {
+        const delay = a.next_attempt_at_ms - a.ended_at_ms;
+        assert.ok(delay >= 900 && delay <= 1000, `Durin scheduled the cool-down ${delay} ms later`);
+      }
+      assertEngineDecides(records);
+      const verdicts = verdictsOf(steps);
+      assert.deepEqual(
+        verdicts.map(([v, rule, failures, retries]) => [v, rule, failures, retries]),
+        [["cool_down", null, 0, 0], ["cool_down", null, 0, 0], ["cool_down", null, 0, 0]],
+      );
+    });
+
+    it("past the allowance (1500 ms) a Retry-After counts as a failure: retries 0, the step fails", async () => {
+      const { run, attempts, records } = await policyRun("policy-cool-tight", { times: 3 });
+      assert.equal(run.status, "Completed");
+      assert.deepEqual(run.output, { caught: { name: "RetryAfterError", message: "the API says slow down" } });
+      assert.deepEqual(attemptNumbers(records, "limited"), [0, 1]);
+      const steps = stepAttempts(attempts, "limited");
+      assert.deepEqual(
+        steps.map((a) => [a.attempt, a.outcome]),
+        [
+          [0, "retry_after"],
+          [1, "retry_after"],
+        ],
+      );
+      const delay = steps[0].next_attempt_at_ms - steps[0].ended_at_ms;
+      assert.ok(delay >= 900 && delay <= 1000, `Durin scheduled the cool-down ${delay} ms later`);
+      assert.equal(steps[1].next_attempt_at_ms, null);
+      const explained = explanationsOf(steps);
+      assert.deepEqual(
+        explained.map((e) => e.verdict),
+        ["cool_down", "give_up"],
+      );
+      assert.match(explained[1].reason, /cool-down allowance is spent/);
+    });
+  });
+
+  describe("out of retries, the run pauses until it is resumed or failed", { concurrency: true }, () => {
+    /** Starts a policy-pause run whose step has spent its retry and paused the run. */
+    async function startPaused() {
+      const token = newToken("policy-pause");
+      const flag = path.join(os.tmpdir(), `durin-compat-flag-${token}`);
+      const eventId = await stack.policies.send({ name: "compat/policy.pause", data: { token, flag } });
+      const started = await stack.policies.startedRun(eventId, fnId("policies", "policy-pause"));
+      const run = await stack.policies.waitRunEnded(started.run_id);
+      assert.equal(run.status, "Paused", JSON.stringify(run));
+      // The run says why: the step, its error, its attempts; its job waits for an operator.
+      assert.deepEqual(
+        [run.paused?.step, run.paused?.attempts, run.paused?.error?.message],
+        ["flaky", 2, "the flag is down"],
+        JSON.stringify(run),
+      );
+      assert.deepEqual(
+        (await stack.policies.jobs(run.run_id)).map((j) => j.paused),
+        [true],
+      );
+      return { token, eventId, flag, runId: run.run_id };
+    }
+    const waitStatus = (runId, status) =>
+      until(`run ${runId} ${status}`, async () => (await stack.policies.run(runId)).status === status, {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      });
+
+    it("paused after 2 attempts; resume tries the step again from attempt 0 and the run completes", async () => {
+      const { token, eventId, flag, runId } = await startPaused();
+      try {
+        const attempts = await stack.policies.attempts(runId);
+        assert.deepEqual(policyGaps(attempts, "flaky"), [
+          [0, "error", 50],
+          [1, "error", null],
+        ]);
+        const verdicts = verdictsOf(stepAttempts(attempts, "flaky"));
+        assert.deepEqual(verdicts, [
+          ["retry", null, 1, 1, 50],
+          ["pause", null, 2, 1, null],
+        ]);
+        // Paused: nothing is tried any more.
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal((await stack.policies.run(runId)).status, "Paused");
+        assert.deepEqual(attemptNumbers(await stack.app.records(token), "flaky"), [0, 1]);
+
+        fs.writeFileSync(flag, "up");
+        const resumed = await stack.policies.post(`/v1/runs/${runId}/resume`);
+        assert.equal(resumed.status, 200, JSON.stringify(resumed));
+        assert.equal(resumed.body.data.status, "Running");
+        await waitStatus(runId, "Completed");
+        const obs = await observe({ token, eventId, app: "policies", slug: "policy-pause", durin: stack.policies });
+        assert.deepEqual(obs.run.output, { flaky: "up" });
+        assert.deepEqual(policyGaps(obs.attempts, "flaky"), [
+          [0, "error", 50],
+          [1, "error", null],
+          [0, "ok", null],
+        ]);
+        assert.deepEqual(attemptNumbers(obs.records, "flaky"), [0, 1, 0]);
+      } finally {
+        fs.rmSync(flag, { force: true });
+      }
+    });
+
+    it("resume restarts the counters: still failing, the step pauses the run again after 2 attempts", async () => {
+      const { token, runId } = await startPaused();
+      const resumed = await stack.policies.post(`/v1/runs/${runId}/resume`);
+      assert.equal(resumed.status, 200, JSON.stringify(resumed));
+      await until("two more attempts", async () => stepAttempts(await stack.policies.attempts(runId), "flaky").length === 4, {
+        timeoutMs: 20_000,
+      });
+      await waitStatus(runId, "Paused");
+      assert.deepEqual(policyGaps(await stack.policies.attempts(runId), "flaky"), [
+        [0, "error", 50],
+        [1, "error", null],
+        [0, "error", 50],
+        [1, "error", null],
+      ]);
+      assert.deepEqual(attemptNumbers(await stack.app.records(token), "flaky"), [0, 1, 0, 1]);
+      const failed = await stack.policies.post(`/v1/runs/${runId}/fail`);
+      assert.equal(failed.status, 200, JSON.stringify(failed));
+      await waitStatus(runId, "Failed");
+    });
+
+    it("fail ends a paused run with the step's error, without trying it again", async () => {
+      const { token, runId } = await startPaused();
+      const failed = await stack.policies.post(`/v1/runs/${runId}/fail`);
+      assert.equal(failed.status, 200, JSON.stringify(failed));
+      await waitStatus(runId, "Failed");
+      const run = await stack.policies.run(runId);
+      assert.deepEqual([run.output?.name, run.output?.message], ["Error", "the flag is down"]);
+      assert.deepEqual(await stack.policies.jobs(runId), []);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(attemptNumbers(await stack.app.records(token), "flaky"), [0, 1]);
+      assert.deepEqual(
+        stepAttempts(await stack.policies.attempts(runId), "flaky").map((a) => [a.attempt, a.outcome]),
+        [
+          [0, "error"],
+          [1, "error"],
+        ],
+      );
+    });
+
+    it("resume and fail refuse a run that is not paused", async () => {
+      const { run } = await policyRun("policy-rules", { plan: [] });
+      assert.equal(run.status, "Completed");
+      for (const action of ["resume", "fail"]) {
+        const answer = await stack.policies.post(`/v1/runs/${run.run_id}/${action}`);
+        assert.equal(answer.status, 409, `${action}: ${JSON.stringify(answer)}`);
+        const unknown = await stack.policies.post(`/v1/runs/no-such-run/${action}`);
+        assert.equal(unknown.status, 404, `${action}: ${JSON.stringify(unknown)}`);
+      }
+      assert.equal((await stack.policies.run(run.run_id)).status, "Completed");
+    });
   });
 
   // ---- a request that outlives the engine's request timeout (third engine, --request-timeout 2) ---------

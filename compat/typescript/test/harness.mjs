@@ -70,8 +70,41 @@ export const POLICIES = {
       step: "ledger",
       backoff: { kind: "exponential", initial_interval_ms: 100, backoff_coefficient: 2.0, maximum_interval_ms: 300 },
     },
+    // Rules per error class (feature 3): each rule its own counter and backoff; an error no rule matches
+    // counts on the entry's retries (0); `never` fails the step at once.
+    {
+      function: "compat-ts-policies-policy-rules",
+      step: "fetch",
+      retries: 0,
+      backoff: { kind: "fixed", interval_ms: 50 },
+      rules: [
+        { error: "GatewayTimeout", retries: 3, backoff: { kind: "fixed", interval_ms: 100 } },
+        { error: "RateLimited", retries: 1, backoff: { kind: "fixed", interval_ms: 200 } },
+        { error: "Error", message_contains: "HTTP 503", retries: 1 },
+        { error: "ValidationError", never: true },
+      ],
+    },
+    // Cool-downs (feature 4): a Retry-After spends no retry until the step's cool-downs pass max_total_ms.
+    { function: "compat-ts-policies-policy-cool-wide", step: "limited", retries: 0, cool_down: { max_total_ms: 10_000 } },
+    { function: "compat-ts-policies-policy-cool-tight", step: "limited", retries: 0, cool_down: { max_total_ms: 1500 } },
+    // Pause instead of failing (feature 5).
+    {
+      function: "compat-ts-policies-policy-pause",
+      step: "flaky",
+      retries: 1,
+      backoff: { kind: "fixed", interval_ms: 50 },
+      on_exhausted: "pause",
+    },
   ],
 };
+/** The functions of the policies app (all configured in POLICIES). */
+export const POLICY_FUNCTIONS = [
+  "policy-charge",
+  "policy-rules",
+  "policy-cool-wide",
+  "policy-cool-tight",
+  "policy-pause",
+];
 
 /** Every function the node:http app serves (the failure handler included), and the Express app's. */
 export const NODE_FUNCTIONS = [
@@ -228,6 +261,22 @@ export class Durin {
     const { ids } = await this.client.send(event);
     if (!Array.isArray(ids) || ids.length !== 1) throw new Error(`send answered ids ${JSON.stringify(ids)}`);
     return ids[0];
+  }
+
+  /** POSTs to the REST API; answers { status, body } (the body parsed when it is JSON). */
+  async post(p, body) {
+    const res = await fetch(`${this.url}${p}`, {
+      method: "POST",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    let parsed = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: parsed };
   }
 
   async runsFor(eventId) {
@@ -465,7 +514,7 @@ export async function startStack() {
       "compat-ts-express": EXPRESS_FUNCTIONS,
     });
     await stack.timeout.waitForApps({ "compat-ts-timeout": ["stalled-request"] });
-    await stack.policies.waitForApps({ "compat-ts-policies": ["policy-charge"] });
+    await stack.policies.waitForApps({ "compat-ts-policies": POLICY_FUNCTIONS });
     if (withSlow) await stack.slow.waitForApps({ "compat-ts-slow": ["default-schedule"] });
   } catch (err) {
     const logs = stack.logs();

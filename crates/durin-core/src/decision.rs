@@ -3,6 +3,8 @@
 use crate::UnixMillis;
 use crate::backoff::BackoffKnobs;
 use crate::policy::RetryPolicy;
+use crate::retry_state::RetryState;
+use crate::verdict::{Failure, Next, judge};
 
 /// What the engine knows about an attempt that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,10 @@ pub enum Decision {
 pub enum GiveUpReason {
     NonRetriable,
     AttemptsExhausted,
+    /// A rule of the policy says the error is never retried.
+    RuleSaysNever,
+    /// The run's retry budget is spent.
+    RunRetriesExhausted,
 }
 
 /// Retry or give up (retries.md R1-R6). `jitter_ms` is a sample in `[0, JITTER_MAX_MS)` drawn by the caller.
@@ -41,18 +47,20 @@ pub fn decide(
     now_ms: UnixMillis,
     jitter_ms: u32,
 ) -> Decision {
-    if failed.non_retriable {
-        return Decision::GiveUp(GiveUpReason::NonRetriable);
-    }
-    let next = failed.attempt.saturating_add(1);
-    if next >= policy.max_attempts() {
-        return Decision::GiveUp(GiveUpReason::AttemptsExhausted);
-    }
-    let at = match failed.retry_at {
-        Some(at) => at,
-        None => now_ms.saturating_add(policy.backoff.delay_ms(knobs, failed.attempt, jitter_ms)),
+    let state = RetryState::default();
+    let failure = Failure {
+        attempt: failed.attempt,
+        non_retriable: failed.non_retriable,
+        retry_at: failed.retry_at,
+        error_name: None,
+        error_message: None,
+        state: &state,
+        run_retries_used: 0,
     };
-    Decision::Retry { attempt: next, at }
+    match judge(policy, knobs, &failure, now_ms, jitter_ms).next {
+        Next::Retry { attempt, at, .. } => Decision::Retry { attempt, at },
+        Next::GiveUp(reason) | Next::Pause(reason) => Decision::GiveUp(reason),
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +597,7 @@ mod tests {
                     prop_assert!(!non_retriable);
                     prop_assert!(attempt.saturating_add(1) >= policy.max_attempts());
                 }
+                Decision::GiveUp(other) => prop_assert!(false, "no rule nor budget gave {other:?}"),
             }
         }
 

@@ -13,16 +13,22 @@ pub mod function;
 pub mod jitter;
 pub mod policy;
 pub mod retry_after;
+pub mod retry_state;
+pub mod rules;
 pub mod state;
+pub mod verdict;
 
 pub use backoff::{Backoff, BackoffError, BackoffKnobs, DEFAULT_TABLE_MS, JITTER_MAX_MS};
 pub use decision::{Decision, FailedAttempt, GiveUpReason, decide};
 pub use expression::{Expression, ExpressionError};
 pub use function::{FunctionConfig, Trigger, TriggerError};
 pub use jitter::Jitter;
-pub use policy::{DEFAULT_RETRIES, MAX_RETRIES, PolicyOverride, RetryPolicy};
+pub use policy::{DEFAULT_RETRIES, MAX_RETRIES, MAX_RUN_RETRIES, PolicyOverride, RetryPolicy};
 pub use retry_after::parse_retry_after;
+pub use retry_state::RetryState;
+pub use rules::{CoolDown, ErrorRule, OnExhausted};
 pub use state::{AttemptOutcome, JobKind, RunStatus, UnknownStatus};
+pub use verdict::{Explanation, Failure, Judgement, Next, Verdict, judge};
 
 /// Unix time in milliseconds: the one time representation of the domain and of every store.
 pub type UnixMillis = i64;

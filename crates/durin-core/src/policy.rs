@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backoff::Backoff;
+use crate::rules::{CoolDown, ErrorRule, OnExhausted, check_rules};
 
 /// Retries when the SDK sends none.
 pub const DEFAULT_RETRIES: u32 = 4;
@@ -17,6 +18,17 @@ pub struct RetryPolicy {
     pub retries: u32,
     #[serde(default)]
     pub backoff: Backoff,
+    /// Rules per error class, matched in order; a failure no rule matches counts on `retries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<ErrorRule>,
+    /// `Retry-After` waits that spend no retry, up to a total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cool_down: Option<CoolDown>,
+    #[serde(default, skip_serializing_if = "OnExhausted::is_fail")]
+    pub on_exhausted: OnExhausted,
+    /// Retries all steps of a run may take together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_retries: Option<u32>,
 }
 
 /// The result of reading a configured retry count: the policy and, when the value was out of range, a note
@@ -38,7 +50,20 @@ impl RetryPolicy {
         Self {
             retries: retries.min(MAX_RETRIES),
             backoff: Backoff::default(),
+            rules: Vec::new(),
+            cool_down: None,
+            on_exhausted: OnExhausted::Fail,
+            run_retries: None,
         }
+    }
+
+    /// The policy uses something only the engine can count (rules, cool-downs, a pause, a run budget):
+    /// an SDK must then never treat an attempt as the last one, the engine decides when a step is done.
+    pub fn decided_by_engine(&self) -> bool {
+        !self.rules.is_empty()
+            || self.cool_down.is_some()
+            || self.on_exhausted == OnExhausted::Pause
+            || self.run_retries.is_some()
     }
 
     /// Reads the wire value `steps.step.retries.attempts` (a retry count). Missing means the default;
@@ -73,15 +98,27 @@ impl RetryPolicy {
     }
 }
 
-/// What a configured retry policy changes (issue 8): the retry count, the backoff, or both; what it leaves
-/// out stays as it was.
+/// What a configured retry policy changes (issue 8); what it leaves out stays as it was.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<ErrorRule>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cool_down: Option<CoolDown>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exhausted: Option<OnExhausted>,
+    /// Only on a function's policy: a step cannot set its run's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_retries: Option<u32>,
 }
+
+/// Most retries a run budget may allow.
+pub const MAX_RUN_RETRIES: u32 = 10_000;
 
 impl PolicyOverride {
     /// `base` with this override's fields in place of its own.
@@ -89,6 +126,10 @@ impl PolicyOverride {
         RetryPolicy {
             retries: self.retries.map_or(base.retries, |r| r.min(MAX_RETRIES)),
             backoff: self.backoff.clone().unwrap_or_else(|| base.backoff.clone()),
+            rules: self.rules.clone().unwrap_or_else(|| base.rules.clone()),
+            cool_down: self.cool_down.or(base.cool_down),
+            on_exhausted: self.on_exhausted.unwrap_or(base.on_exhausted),
+            run_retries: self.run_retries.or(base.run_retries),
         }
     }
 
@@ -103,7 +144,28 @@ impl PolicyOverride {
         if let Some(backoff) = &self.backoff {
             backoff.check().map_err(|e| e.to_string())?;
         }
+        if let Some(rules) = &self.rules {
+            check_rules(rules)?;
+        }
+        if let Some(cool_down) = &self.cool_down {
+            cool_down.check()?;
+        }
+        if let Some(budget) = self.run_retries
+            && budget > MAX_RUN_RETRIES
+        {
+            return Err(format!(
+                "`run_retries` is {budget}; the most is {MAX_RUN_RETRIES}"
+            ));
+        }
         Ok(())
+    }
+
+    /// As [`check`](Self::check), for a step's policy: a run's budget belongs to its function.
+    pub fn check_for_step(&self) -> Result<(), String> {
+        if self.run_retries.is_some() {
+            return Err("`run_retries` belongs on a function's policy, not a step's".into());
+        }
+        self.check()
     }
 }
 
@@ -122,23 +184,27 @@ mod tests {
         let retries_only = PolicyOverride {
             retries: Some(1),
             backoff: None,
+            ..PolicyOverride::default()
         };
         assert_eq!(
             retries_only.apply(&base),
             RetryPolicy {
                 retries: 1,
-                backoff: Backoff::InngestTable
+                backoff: Backoff::InngestTable,
+                ..RetryPolicy::default()
             }
         );
         let backoff_only = PolicyOverride {
             retries: None,
             backoff: Some(fixed.clone()),
+            ..PolicyOverride::default()
         };
         assert_eq!(
             backoff_only.apply(&base),
             RetryPolicy {
                 retries: 4,
-                backoff: fixed
+                backoff: fixed,
+                ..RetryPolicy::default()
             }
         );
         assert_eq!(PolicyOverride::default().apply(&base), base);
@@ -146,6 +212,7 @@ mod tests {
         let huge = PolicyOverride {
             retries: Some(1_000),
             backoff: None,
+            ..PolicyOverride::default()
         };
         assert_eq!(huge.apply(&base).retries, MAX_RETRIES);
         assert!(huge.check().unwrap_err().contains("`retries` is 1000"));
@@ -159,6 +226,7 @@ mod tests {
                 delays_ms: vec![],
                 jitter: crate::Jitter::None,
             }),
+            ..PolicyOverride::default()
         };
         assert!(bad.check().unwrap_err().contains("`delays_ms`"));
     }
@@ -240,7 +308,7 @@ mod tests {
     fn max_attempts_never_overflows_or_exceeds_the_maximum() {
         let policy = RetryPolicy {
             retries: u32::MAX,
-            backoff: Backoff::InngestTable,
+            ..RetryPolicy::default()
         };
         assert_eq!(policy.max_attempts(), 21);
     }

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RunStatus {
     Running,
+    /// A step ran out of retries under a policy that pauses (issue 8): the run waits for an operator to
+    /// resume or fail it. Not final.
+    Paused,
     Completed,
     Failed,
     Cancelled,
@@ -19,6 +22,7 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "Running",
+            RunStatus::Paused => "Paused",
             RunStatus::Completed => "Completed",
             RunStatus::Failed => "Failed",
             RunStatus::Cancelled => "Cancelled",
@@ -26,7 +30,7 @@ impl RunStatus {
     }
 
     pub fn is_final(self) -> bool {
-        !matches!(self, RunStatus::Running)
+        !matches!(self, RunStatus::Running | RunStatus::Paused)
     }
 }
 
@@ -35,6 +39,7 @@ impl std::str::FromStr for RunStatus {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         [
             RunStatus::Running,
+            RunStatus::Paused,
             RunStatus::Completed,
             RunStatus::Failed,
             RunStatus::Cancelled,
@@ -130,8 +135,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const RUN_STATUSES: [(RunStatus, &str); 4] = [
+    const RUN_STATUSES: [(RunStatus, &str); 5] = [
         (RunStatus::Running, "Running"),
+        (RunStatus::Paused, "Paused"),
         (RunStatus::Completed, "Completed"),
         (RunStatus::Failed, "Failed"),
         (RunStatus::Cancelled, "Cancelled"),
@@ -190,6 +196,7 @@ mod tests {
     #[test]
     fn only_running_is_not_final() {
         assert!(!RunStatus::Running.is_final());
+        assert!(!RunStatus::Paused.is_final());
         assert!(RunStatus::Completed.is_final());
         assert!(RunStatus::Failed.is_final());
         assert!(RunStatus::Cancelled.is_final());

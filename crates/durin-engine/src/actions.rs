@@ -28,7 +28,7 @@ impl Engine {
     pub async fn cancel_run(&self, run_id: &str) -> Result<RunRecord, EngineError> {
         let state = self.inner.store.load_run_state(run_id).await?;
         match state.run.status {
-            RunStatus::Running => {}
+            RunStatus::Running | RunStatus::Paused => {}
             RunStatus::Cancelled => return Ok(state.run),
             other => {
                 return Err(EngineError::Stale(format!(

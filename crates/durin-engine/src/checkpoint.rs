@@ -75,6 +75,7 @@ impl Engine {
                         outcome,
                         error,
                         next_attempt_at: None,
+                        explanation: None,
                     },
                     JobUpdate::Keep,
                 );

@@ -32,6 +32,9 @@ pub struct EngineConfig {
     pub retry_policies: std::sync::Arc<crate::policies::RetryPolicies>,
     /// Keys: signing requests to apps, and who may call the engine.
     pub security: Security,
+    /// The jitter sample every backoff uses, in `[0, JITTER_MAX_MS)`; `None` draws one at random per
+    /// failure. Fixed only by test harnesses, so a schedule can be asserted to the millisecond.
+    pub jitter_sample: Option<u32>,
 }
 
 /// The engine's keys. `Debug` never shows a secret.
@@ -121,6 +124,7 @@ impl Default for EngineConfig {
             run_limits: crate::limits::RunLimits::default(),
             retry_policies: std::sync::Arc::default(),
             security: Security::default(),
+            jitter_sample: None,
         }
     }
 }

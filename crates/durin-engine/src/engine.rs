@@ -169,7 +169,9 @@ impl Engine {
         self.inner.registrations.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub(crate) fn wake_scheduler(&self) {
+    /// Makes the scheduler look for due jobs now rather than at its next planned look. The engine calls it
+    /// whenever it enqueues work; a test harness driving a manual clock calls it after moving the clock.
+    pub fn wake_scheduler(&self) {
         self.inner.wake.notify_one();
     }
 }

@@ -49,12 +49,11 @@ impl Engine {
             return failed(error, true);
         }
         let mut request = call_request(job, state, step_id);
-        request.ctx.max_attempts = Some(
-            self.inner
-                .config
-                .retry_policies
-                .max_attempts(&job.function_id, &job.policy),
-        );
+        request.ctx.max_attempts = Some(self.inner.config.retry_policies.max_attempts(
+            &job.function_id,
+            &job.policy,
+            job.attempt,
+        ));
         let mut _live = None;
         let mut budget = None;
         if self.inner.config.checkpointing && job.kind == JobKind::Discovery {

@@ -1,8 +1,8 @@
 //! Turning an app's reply into one [`AttemptFinish`]: the attempt record and everything it causes.
-//! Every failure goes through [`durin_core::decide`].
+//! Every failure goes through [`durin_core::judge`].
 
 use durin_core::{
-    AttemptOutcome, Decision, FailedAttempt, JobKind, RetryPolicy, RunStatus, decide,
+    AttemptOutcome, FailedAttempt, Failure, JobKind, Next, RetryPolicy, RunStatus, judge,
 };
 use durin_protocol::{OpCode, Operation};
 use durin_store::{
@@ -15,6 +15,7 @@ use ulid::Ulid;
 use crate::duration::sleep_until;
 use crate::engine::Engine;
 use crate::executor::{AppReply, ReplyKind, error_object};
+use crate::policies::PolicySource;
 use crate::system_events;
 use crate::waits;
 
@@ -91,6 +92,7 @@ impl Planner<'_> {
                     retry_at,
                 },
                 false,
+                None,
             ),
         };
         finish.request_version = reply.request_version;
@@ -109,7 +111,7 @@ impl Planner<'_> {
             non_retriable: false,
             retry_at: Some(self.now),
         };
-        let mut finish = self.failure(StepRef::of_job(self.job), error, failed, false);
+        let mut finish = self.failure(StepRef::of_job(self.job), error, failed, false, None);
         finish.attempt.outcome = AttemptOutcome::Interrupted;
         finish.attempt.started_at = self.job.due_at.min(self.now);
         finish
@@ -134,6 +136,7 @@ impl Planner<'_> {
             outcome,
             error,
             next_attempt_at: next,
+            explanation: None,
         }
     }
 
@@ -173,7 +176,7 @@ impl Planner<'_> {
                 non_retriable: no_retry,
                 retry_at,
             };
-            return self.failure(StepRef::of_op(op), error, failed, true);
+            return self.failure(StepRef::of_op(op), error, failed, true, op.opts.as_ref());
         }
         if ops.is_empty() {
             let error = error_object("InvalidResponse", "the app answered 206 with no operations");
@@ -182,7 +185,7 @@ impl Planner<'_> {
                 non_retriable: no_retry,
                 retry_at,
             };
-            return self.failure(StepRef::of_job(self.job), error, failed, false);
+            return self.failure(StepRef::of_job(self.job), error, failed, false, None);
         }
 
         let mut memos = Vec::new();
@@ -222,7 +225,9 @@ impl Planner<'_> {
                     // The SDKs also send StepFailed for an ordinary error on the job's last attempt: that
                     // attempt is recorded as the error it was (its budget is spent), not as non-retriable.
                     let last_attempt = self.job.attempt.saturating_add(1)
-                        >= self.step_policy(Some(op.user_step_id())).max_attempts();
+                        >= self
+                            .step_policy(Some(op.user_step_id()), op.opts.as_ref())
+                            .map_or(0, |(policy, _)| policy.max_attempts());
                     let non_retriable_error =
                         step_error.get("name").and_then(Value::as_str) == Some("NonRetriableError");
                     outcome = if last_attempt && !non_retriable_error {
@@ -319,6 +324,7 @@ impl Planner<'_> {
                 error_object("UnsupportedOperation", &message),
                 failed,
                 false,
+                None,
             );
         }
 
@@ -328,7 +334,13 @@ impl Planner<'_> {
                 non_retriable: true,
                 retry_at: None,
             };
-            return self.failure(step, error_object("InvalidWait", &message), failed, false);
+            return self.failure(
+                step,
+                error_object("InvalidWait", &message),
+                failed,
+                false,
+                None,
+            );
         }
 
         if let Some(error) = self.over_run_limits(&memos) {
@@ -337,7 +349,7 @@ impl Planner<'_> {
                 non_retriable: true,
                 retry_at: None,
             };
-            return self.failure(step, error, failed, false);
+            return self.failure(step, error, failed, false, None);
         }
 
         let record = self.record(step, outcome, error, None);
@@ -358,14 +370,16 @@ impl Planner<'_> {
         finish
     }
 
-    /// A failed attempt: retry the same job, or give up — a step then fails for good (its error is
-    /// memoized and the function body decides), the function body fails the run.
+    /// A failed attempt: retry the same job, pause it, or give up — a step then fails for good (its error
+    /// is memoized and the function body decides), the function body fails the run. `step_options`: the
+    /// failing op's `opts`, where the Rust SDK puts a step's own retry policy.
     fn failure(
         &self,
         step: StepRef,
         error: Value,
         failed: FailedAttempt,
         from_step_op: bool,
+        step_options: Option<&Value>,
     ) -> AttemptFinish {
         let outcome = if failed.non_retriable {
             AttemptOutcome::NonRetriable
@@ -374,22 +388,68 @@ impl Planner<'_> {
         } else {
             AttemptOutcome::Error
         };
-        let knobs = &self.engine.inner.config.knobs;
-        let jitter = fastrand::u32(0..durin_core::JITTER_MAX_MS);
-        let policy = self.step_policy(step.name.as_deref());
-        match decide(&policy, knobs, &failed, self.now, jitter) {
-            Decision::Retry { attempt, at } => {
-                let record = self.record(step, outcome, Some(error), Some(at));
+        let (policy, source) = match self.step_policy(step.name.as_deref(), step_options) {
+            Ok(chosen) => chosen,
+            Err(problem) => {
+                let refused = error_object("InvalidStepOptions", &problem);
+                let failed = FailedAttempt {
+                    non_retriable: true,
+                    ..failed
+                };
+                return self.failure(step, refused, failed, from_step_op, None);
+            }
+        };
+        let config = &self.engine.inner.config;
+        let jitter = config.jitter_sample.map_or_else(
+            || fastrand::u32(0..durin_core::JITTER_MAX_MS),
+            |sample| sample.min(durin_core::JITTER_MAX_MS - 1),
+        );
+        let judged = judge(
+            &policy,
+            &config.knobs,
+            &Failure {
+                attempt: failed.attempt,
+                non_retriable: failed.non_retriable,
+                retry_at: failed.retry_at,
+                error_name: error.get("name").and_then(Value::as_str),
+                error_message: error.get("message").and_then(Value::as_str),
+                state: &self.job.retry_state,
+                run_retries_used: self.state.retries_used,
+            },
+            self.now,
+            jitter,
+        );
+        let mut explanation = judged.explanation;
+        explanation.policy = Some(source.describe().to_owned());
+        let explanation = serde_json::to_value(&explanation).ok();
+        match judged.next {
+            Next::Retry {
+                attempt,
+                at,
+                state,
+                spends_run_retry,
+            } => {
+                let mut record = self.record(step, outcome, Some(error), Some(at));
+                record.explanation = explanation;
                 self.base(
                     record,
                     JobUpdate::Retry {
                         attempt,
                         due_at: at,
+                        state,
+                        spends_run_retry,
                     },
                 )
             }
-            Decision::GiveUp(_) => {
-                let record = self.record(step.clone(), outcome, Some(error.clone()), None);
+            // The job waits, its step unresolved, until an operator resumes or fails the run.
+            Next::Pause(_) => {
+                let mut record = self.record(step, outcome, Some(error), None);
+                record.explanation = explanation;
+                self.base(record, JobUpdate::Pause)
+            }
+            Next::GiveUp(_) => {
+                let mut record = self.record(step.clone(), outcome, Some(error.clone()), None);
+                record.explanation = explanation;
                 let mut finish = self.base(record, JobUpdate::Remove);
                 match (&step.id, from_step_op) {
                     // A step failed for good (its StepError op): memoize its error and let the function body
@@ -409,14 +469,28 @@ impl Planner<'_> {
         }
     }
 
-    /// The policy a failure of `step` (None: the function body) is decided by: the job's, with the step's
-    /// Durin-side entry applied over it.
-    fn step_policy(&self, step: Option<&str>) -> RetryPolicy {
-        self.engine.inner.config.retry_policies.for_step(
-            &self.job.function_id,
-            step,
-            &self.job.policy,
-        )
+    /// The policy a failure of `step` (None: the function body) is decided by, and where it came from:
+    /// the job's (the function's, with its Durin-side entry), then the step's own options from the Rust
+    /// SDK, then the step's Durin-side entry, each over the one before.
+    fn step_policy(
+        &self,
+        step: Option<&str>,
+        step_options: Option<&Value>,
+    ) -> Result<(RetryPolicy, PolicySource), String> {
+        let policies = &self.engine.inner.config.retry_policies;
+        let function_id = &self.job.function_id;
+        let mut source = policies.function_source(function_id);
+        let mut policy = self.job.policy.clone();
+        if let Some(options) = step_options.and_then(crate::policies::step_options) {
+            let options = options.map_err(|e| format!("step {step:?}: {e}"))?;
+            policy = options.apply(&policy);
+            source = PolicySource::StepOptions;
+        }
+        if let Some((configured, entry_source)) = policies.step_entry(function_id, step) {
+            policy = configured.apply(&policy);
+            source = entry_source;
+        }
+        Ok((policy, source))
     }
 
     /// The error ending the run if storing `memos` would pass the run's limits.

@@ -47,6 +47,54 @@ struct PolicyEntry {
     retries: Option<u32>,
     #[serde(default)]
     backoff: Option<durin_core::Backoff>,
+    #[serde(default)]
+    rules: Option<Vec<durin_core::ErrorRule>>,
+    #[serde(default)]
+    cool_down: Option<durin_core::CoolDown>,
+    #[serde(default)]
+    on_exhausted: Option<durin_core::OnExhausted>,
+    #[serde(default)]
+    run_retries: Option<u32>,
+}
+
+/// Where the policy deciding a failure came from, as explanations name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PolicySource {
+    /// The function's own configuration, as the app registered it (or the default).
+    Registered,
+    /// The function's entry in the policy file.
+    FileFunction,
+    /// The step's own options, sent by the Rust SDK with the failure.
+    StepOptions,
+    /// The step's entry in the policy file.
+    FileStep,
+}
+
+impl PolicySource {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            PolicySource::Registered => "the function's registered policy",
+            PolicySource::FileFunction => "the policy file's entry for the function",
+            PolicySource::StepOptions => "the step's options (Rust SDK)",
+            PolicySource::FileStep => "the policy file's entry for the step",
+        }
+    }
+}
+
+/// The step's own policy in a failing op's `opts` (`{"durin": {"retry": {...}}}`, the Rust SDK's step
+/// options), checked; `None` when the op carries none.
+pub(crate) fn step_options(opts: &serde_json::Value) -> Option<Result<PolicyOverride, String>> {
+    let policy = opts.get("durin")?.get("retry")?;
+    Some(
+        serde_json::from_value::<PolicyOverride>(policy.clone())
+            .map_err(|e| format!("retry options: {e}"))
+            .and_then(|policy| {
+                policy
+                    .check_for_step()
+                    .map(|()| policy)
+                    .map_err(|e| format!("retry options: {e}"))
+            }),
+    )
 }
 
 /// Why a policy file cannot be used; the message names the entry and the field.
@@ -69,8 +117,16 @@ impl RetryPolicies {
             let policy = PolicyOverride {
                 retries: entry.retries,
                 backoff: entry.backoff,
+                rules: entry.rules,
+                cool_down: entry.cool_down,
+                on_exhausted: entry.on_exhausted,
+                run_retries: entry.run_retries,
             };
-            policy.check().map_err(at)?;
+            match entry.step {
+                Some(_) => policy.check_for_step(),
+                None => policy.check(),
+            }
+            .map_err(at)?;
             let function = policies
                 .functions
                 .entry(entry.function.clone())
@@ -107,29 +163,69 @@ impl RetryPolicies {
 
     /// The policy a step's failure is decided by: `function_policy` (the job's, the function entry already
     /// applied), with the step's entry applied over it.
+    #[cfg(test)]
     pub(crate) fn for_step(
         &self,
         function_id: &str,
         step: Option<&str>,
         function_policy: &RetryPolicy,
     ) -> RetryPolicy {
-        let configured = step.and_then(|step| self.functions.get(function_id)?.steps.get(step));
-        match configured {
-            Some(policy) => policy.apply(function_policy),
+        match self.step_entry(function_id, step) {
+            Some((policy, _)) => policy.apply(function_policy),
             None => function_policy.clone(),
         }
     }
 
-    /// What the call request tells the SDK as `ctx.max_attempts`: the most any step of the function (or
-    /// its body) may take. An SDK treats the attempt it thinks is the last one specially (it reports the
-    /// step as failed for good); it must never think so while Durin's policy for the step allows more.
-    pub(crate) fn max_attempts(&self, function_id: &str, function_policy: &RetryPolicy) -> u32 {
+    /// The step's entry, if the file has one.
+    pub(crate) fn step_entry(
+        &self,
+        function_id: &str,
+        step: Option<&str>,
+    ) -> Option<(&PolicyOverride, PolicySource)> {
+        let entry = self.functions.get(function_id)?.steps.get(step?)?;
+        Some((entry, PolicySource::FileStep))
+    }
+
+    /// Where the function's policy (the job's) came from.
+    pub(crate) fn function_source(&self, function_id: &str) -> PolicySource {
+        match self
+            .functions
+            .get(function_id)
+            .and_then(|f| f.function.as_ref())
+        {
+            Some(_) => PolicySource::FileFunction,
+            None => PolicySource::Registered,
+        }
+    }
+
+    /// What the call request tells the SDK as `ctx.max_attempts` for attempt `attempt`: the most any step
+    /// of the function (or its body) may take. An SDK treats the attempt it thinks is the last one
+    /// specially (it reports the step as failed for good); it must never think so while Durin's policy for
+    /// the step allows more. Where only the engine can count (rules, cool-downs, a pause, a run budget), the
+    /// SDK is always told one more attempt follows: the engine gives up by itself.
+    pub(crate) fn max_attempts(
+        &self,
+        function_id: &str,
+        function_policy: &RetryPolicy,
+        attempt: u32,
+    ) -> u32 {
         let steps = self.functions.get(function_id).map(|f| &f.steps);
-        steps
+        let policies: Vec<RetryPolicy> = steps
             .into_iter()
             .flat_map(HashMap::values)
-            .map(|step| step.apply(function_policy).max_attempts())
-            .fold(function_policy.max_attempts(), u32::max)
+            .map(|step| step.apply(function_policy))
+            .collect();
+        let most = policies
+            .iter()
+            .map(RetryPolicy::max_attempts)
+            .fold(function_policy.max_attempts(), u32::max);
+        let engine_decides = function_policy.decided_by_engine()
+            || policies.iter().any(RetryPolicy::decided_by_engine);
+        if engine_decides {
+            most.max(attempt.saturating_add(2))
+        } else {
+            most
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -141,6 +237,7 @@ impl RetryPolicies {
 mod tests {
     use super::*;
     use durin_core::{Backoff, Jitter};
+    use serde_json::json;
 
     const FILE: &str = r#"{"policies": [
         {"function": "shop-charge", "step": "call-bank", "retries": 10,
@@ -162,7 +259,8 @@ mod tests {
                 backoff: Backoff::Fixed {
                     interval_ms: 250,
                     jitter: Jitter::None
-                }
+                },
+                ..RetryPolicy::default()
             }
         );
         assert_eq!(
@@ -186,16 +284,70 @@ mod tests {
     fn the_sdk_is_told_the_most_attempts_any_step_may_take() {
         let policies = RetryPolicies::from_json(FILE).expect("a valid file");
         assert_eq!(
-            policies.max_attempts("shop-charge", &RetryPolicy::default()),
+            policies.max_attempts("shop-charge", &RetryPolicy::default(), 0),
             11
         );
         assert_eq!(
-            policies.max_attempts("shop-sync", &RetryPolicy::with_retries(2)),
+            policies.max_attempts("shop-sync", &RetryPolicy::with_retries(2), 0),
             3
         );
         assert_eq!(
-            policies.max_attempts("unknown", &RetryPolicy::with_retries(0)),
+            policies.max_attempts("unknown", &RetryPolicy::with_retries(0), 0),
             1
+        );
+    }
+
+    #[test]
+    fn entries_carry_rules_cool_downs_pauses_and_a_run_budget() {
+        let policies = RetryPolicies::from_json(
+            r#"{"policies": [
+                {"function": "f", "run_retries": 12, "on_exhausted": "pause"},
+                {"function": "f", "step": "s", "cool_down": {"max_total_ms": 60000},
+                 "rules": [{"error": "TimeoutError", "retries": 9},
+                           {"error": "ValidationError", "never": true}]}
+            ]}"#,
+        )
+        .expect("a valid file");
+        let function = policies.for_function("f", &RetryPolicy::default());
+        assert_eq!(function.run_retries, Some(12));
+        assert_eq!(function.on_exhausted, durin_core::OnExhausted::Pause);
+        assert_eq!(policies.function_source("f"), PolicySource::FileFunction);
+        assert_eq!(policies.function_source("g"), PolicySource::Registered);
+        let step = policies.for_step("f", Some("s"), &function);
+        assert_eq!(step.rules.len(), 2);
+        assert_eq!(step.cool_down.map(|c| c.max_total_ms), Some(60_000));
+        // What the step entry leaves out is the function's.
+        assert_eq!(step.run_retries, Some(12));
+        assert_eq!(step.on_exhausted, durin_core::OnExhausted::Pause);
+        // Only the engine can count these: the SDK is always told another attempt follows.
+        assert_eq!(policies.max_attempts("f", &function, 0), 5);
+        assert_eq!(policies.max_attempts("f", &function, 7), 9);
+        let plain = RetryPolicies::from_json(FILE).expect("a valid file");
+        assert_eq!(
+            plain.max_attempts("shop-sync", &RetryPolicy::with_retries(2), 7),
+            3
+        );
+    }
+
+    #[test]
+    fn step_options_from_the_rust_sdk_are_read_and_checked() {
+        let opts =
+            json!({"durin": {"retry": {"retries": 2, "rules": [{"error": "E", "retries": 1}]}}});
+        let policy = step_options(&opts).expect("present").expect("valid");
+        assert_eq!(policy.retries, Some(2));
+        assert!(step_options(&json!({})).is_none());
+        assert!(step_options(&json!({"durin": {}})).is_none());
+        let budget = json!({"durin": {"retry": {"run_retries": 2}}});
+        assert_eq!(
+            step_options(&budget).expect("present").unwrap_err(),
+            "retry options: `run_retries` belongs on a function's policy, not a step's"
+        );
+        let unknown = json!({"durin": {"retry": {"retry": 2}}});
+        assert!(
+            step_options(&unknown)
+                .expect("present")
+                .unwrap_err()
+                .contains("unknown field `retry`")
         );
     }
 
@@ -234,6 +386,22 @@ mod tests {
         assert!(
             refused(r#"{"policies": [{"function": "f", "retries": -1}]}"#)
                 .contains("invalid value")
+        );
+        assert_eq!(
+            refused(r#"{"policies": [{"function": "f", "step": "s", "run_retries": 3}]}"#),
+            "policies[0]: `run_retries` belongs on a function's policy, not a step's"
+        );
+        assert_eq!(
+            refused(r#"{"policies": [{"function": "f", "rules": [{"error": ""}]}]}"#),
+            "policies[0]: rules[0]: `error` is blank"
+        );
+        assert_eq!(
+            refused(r#"{"policies": [{"function": "f", "cool_down": {"max_total_ms": 0}}]}"#),
+            "policies[0]: `cool_down.max_total_ms` is 0; it must be 1..=604800000"
+        );
+        assert!(
+            refused(r#"{"policies": [{"function": "f", "on_exhausted": "retry"}]}"#)
+                .contains("unknown variant `retry`")
         );
     }
 }

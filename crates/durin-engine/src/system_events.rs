@@ -63,7 +63,7 @@ pub(crate) fn run_ended(
             data,
             now,
         )),
-        RunStatus::Running | RunStatus::Completed => {}
+        RunStatus::Running | RunStatus::Paused | RunStatus::Completed => {}
     }
     let runs = events
         .iter()

@@ -87,7 +87,7 @@ pub(crate) fn run_ended(function: &str, status: RunStatus) {
         RunStatus::Completed => "durin_runs_completed_total",
         RunStatus::Failed => "durin_runs_failed_total",
         RunStatus::Cancelled => "durin_runs_cancelled_total",
-        RunStatus::Running => return,
+        RunStatus::Running | RunStatus::Paused => return,
     };
     metrics::counter!(name, "function" => function.to_owned()).increment(1);
 }

@@ -338,4 +338,70 @@ mod tests {
             _ => panic!("expected the buffered step back"),
         }
     }
+
+    /// A function whose step `a` succeeds and whose step `b` then fails, with `options` or without.
+    fn a_then_failing_b(options: Option<crate::StepOptions>) -> crate::Function {
+        use crate::{Context, Error};
+        crate::Function::new("f").handler(move |ctx: Context| {
+            let options = options.clone();
+            async move {
+                ctx.step.run("a", || async { Ok::<_, Error>(1) }).await?;
+                let failing = || async { Err::<(), _>(Error::msg("down")) };
+                match options {
+                    Some(options) => ctx.step.run_with("b", options, failing).await?,
+                    None => ctx.step.run("b", failing).await?,
+                }
+                Ok(())
+            }
+        })
+    }
+
+    /// The answer to a checkpointing discovery of `function` (first attempt of at most `max_attempts`).
+    async fn checkpointed(
+        client: &Client,
+        function: &crate::Function,
+        max_attempts: u32,
+    ) -> crate::exec::Reply {
+        let request: durin_protocol::CallRequest = serde_json::from_value(serde_json::json!({
+            "event": {"name": "e", "data": {}},
+            "ctx": {"run_id": "run", "attempt": 0, "max_attempts": max_attempts,
+                    "fn_id": "f", "qi_id": "q"},
+        }))
+        .expect("a call request");
+        let handler = function.handler_fn().expect("a handler");
+        crate::exec::execute(client, handler, request, durin_protocol::DISCOVERY_STEP_ID).await
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_goes_back_in_the_answer_with_its_policy() {
+        use durin_protocol::headers;
+        // One attempt allowed: without options the SDK calls the failure final; with them, the engine.
+        let options = crate::StepOptions::new().retries(3);
+        let (client, engine_with) = engine(Duration::ZERO).await;
+        let reply = checkpointed(&client, &a_then_failing_b(Some(options)), 1).await;
+        assert_eq!(
+            engine_with.stored(),
+            vec!["a"],
+            "the step before is checkpointed"
+        );
+        assert_eq!(reply.status(), StatusCode::PARTIAL_CONTENT);
+        let ops = reply.body().as_array().cloned().unwrap_or_default();
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        assert_eq!(ops[0]["op"], serde_json::json!("StepError"));
+        assert_eq!(ops[0]["name"], serde_json::json!("b"));
+        assert_eq!(
+            ops[0]["opts"],
+            serde_json::json!({"durin": {"retry": {"retries": 3}}})
+        );
+        assert_eq!(reply.header_value(headers::NO_RETRY), Some("false"));
+
+        let (client, engine_without) = engine(Duration::ZERO).await;
+        let reply = checkpointed(&client, &a_then_failing_b(None), 1).await;
+        assert_eq!(engine_without.stored(), vec!["a"]);
+        let ops = reply.body().as_array().cloned().unwrap_or_default();
+        assert_eq!(ops.len(), 1, "{ops:?}");
+        assert_eq!(ops[0]["op"], serde_json::json!("StepFailed"));
+        assert_eq!(ops[0]["opts"], serde_json::json!({}));
+        assert_eq!(reply.header_value(headers::NO_RETRY), Some("true"));
+    }
 }

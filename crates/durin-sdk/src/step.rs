@@ -21,6 +21,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, oneshot, watch};
 
 use crate::error::{Error, StepError};
+use crate::retry_options::{RetryOptions, StepOptions};
 use crate::time;
 
 /// The step tools of one execution. Cheap to clone; every clone talks to the same request.
@@ -57,6 +58,9 @@ pub(crate) struct FoundStep {
     /// How many times the same user id was reached before in this execution (0 = first).
     pub(crate) index: usize,
     pub(crate) kind: FoundKind,
+    /// A run's own retry policy ([`Step::run_with`]): its failures carry it to the engine, which then
+    /// decides when they are final.
+    pub(crate) retry: Option<RetryOptions>,
 }
 
 /// The result of a step this request executed.
@@ -203,7 +207,52 @@ impl Step {
         T: Serialize + DeserializeOwned,
         E: Into<Error>,
     {
+        self.run_with(id, StepOptions::new(), f).await
+    }
+
+    /// [`Step::run`] with options: the step's own retry policy (retries, backoff, rules per error,
+    /// cool-down, what happens when the retries are spent), decided by the engine.
+    ///
+    /// A step with retry options reports every retriable failure to the engine as a retry (with its
+    /// Retry-After, if any), whatever `ctx.max_attempts` says, and a non-retriable one as final; the
+    /// engine decides by the step's policy when it has failed for good. Options that
+    /// [`StepOptions::check`] refuses fail the function at once with a non-retriable error naming the
+    /// field, before the step runs.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use durin_sdk::{Backoff, Context, Error, ErrorRule, Jitter, StepOptions};
+    /// # async fn charge(ctx: Context) -> Result<(), Error> {
+    /// let options = StepOptions::new()
+    ///     .retries(10)
+    ///     .backoff(
+    ///         Backoff::exponential(Duration::from_secs(1), 2.0, Duration::from_secs(60))
+    ///             .jitter(Jitter::Full),
+    ///     )
+    ///     .rule(ErrorRule::named("ValidationError").never());
+    /// let receipt: String = ctx
+    ///     .step
+    ///     .run_with("call-bank", options, || async { Ok::<_, Error>("ok".to_owned()) })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_with<T, E, F, Fut>(
+        &self,
+        id: &str,
+        options: StepOptions,
+        f: F,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Serialize + DeserializeOwned,
+        E: Into<Error>,
+    {
         refuse_nesting(id)?;
+        options
+            .check()
+            .map_err(|error| Error::non_retriable(format!("step {id:?}: {error}")))?;
         let (hash, index) = self.state.claim(id);
         match self.memo(&hash) {
             Some(Memo::Data(value)) => {
@@ -224,6 +273,7 @@ impl Step {
             user_id: id.to_owned(),
             index,
             kind: FoundKind::Run,
+            retry: options.into_retry(),
         };
         self.state.record_found(found.clone());
         self.state.wait_for_permit(&hash).await;
@@ -311,6 +361,7 @@ impl Step {
                 name: Some(event.to_owned()),
                 opts,
             },
+            retry: None,
         });
         std::future::pending().await
     }
@@ -352,6 +403,7 @@ impl Step {
                 name: None,
                 opts,
             },
+            retry: None,
         });
         std::future::pending().await
     }
@@ -369,6 +421,7 @@ impl Step {
             user_id: id.to_owned(),
             index,
             kind: FoundKind::Sleep(name),
+            retry: None,
         });
         // Sleeps are never executed by the app: the engine resumes the run once the time has come.
         std::future::pending().await

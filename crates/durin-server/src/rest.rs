@@ -31,6 +31,8 @@ pub(crate) fn api() -> OpenApiRouter<Engine> {
         .routes(routes!(run_steps))
         .routes(routes!(rerun))
         .routes(routes!(retry_now))
+        .routes(routes!(resume_run))
+        .routes(routes!(fail_run))
         .routes(routes!(run_attempts))
         .routes(routes!(run_jobs))
         .routes(routes!(list_apps, add_app))
@@ -175,13 +177,13 @@ async fn event_runs(
     Path(id): Path<String>,
 ) -> ApiResult<Vec<FunctionRun>> {
     let runs = engine.store().runs_for_event(&id).await?;
-    ok(runs.iter().map(FunctionRun::from).collect())
+    ok(run_views(&engine, &runs).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RunsParams {
-    /// Only runs with this status: `Running`, `Completed`, `Failed` or `Cancelled`.
+    /// Only runs with this status: `Running`, `Paused`, `Completed`, `Failed` or `Cancelled`.
     status: Option<String>,
     /// Only runs of this function.
     function_id: Option<String>,
@@ -218,9 +220,7 @@ async fn list_runs(
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<RunStatus>())
         .transpose()
-        .map_err(|_| {
-            ApiError::bad_request("`status` must be one of Running, Completed, Failed, Cancelled")
-        })?;
+        .map_err(|_| ApiError::bad_request(STATUS_VALUES))?;
     let query = RunQuery {
         status,
         function_id: params.function_id,
@@ -229,12 +229,13 @@ async fn list_runs(
         limit: params.limit.unwrap_or(100),
     };
     let runs = engine.store().list_runs(query).await?;
-    ok(runs.iter().map(FunctionRun::from).collect())
+    ok(run_views(&engine, &runs).await?)
 }
 
 /// Get a run
 ///
-/// The run with its output: the return value, or the error object for a Failed run.
+/// The run with its output: the return value, or the error object for a Failed run; for a Paused run,
+/// why it is paused (`paused`).
 #[utoipa::path(
     get,
     path = "/runs/{id}",
@@ -248,12 +249,13 @@ async fn list_runs(
 )]
 async fn get_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<FunctionRun> {
     let run = existing_run(&engine, &id).await?;
-    ok(FunctionRun::from(&run))
+    ok(run_view(&engine, &run).await?)
 }
 
 /// List a run's attempts
 ///
-/// Every attempt of every step of the run (and of the function body), in order.
+/// Every attempt of every step of the run (and of the function body), in order, each failed one with
+/// the retry decision's `explanation`.
 #[utoipa::path(
     get,
     path = "/runs/{id}/attempts",
@@ -377,7 +379,7 @@ async fn checkpoint(
     responses(
         (status = 200, description = "The run, now Cancelled.", body = Envelope<FunctionRun>),
         (status = 404, description = "No such run.", body = ErrorBody),
-        (status = 409, description = "The run has already completed or failed.", body = ErrorBody),
+        (status = 409, description = "The run has already ended.", body = ErrorBody),
         (status = 503, description = "The store is unavailable.", body = ErrorBody),
     ),
 )]
@@ -527,9 +529,9 @@ async fn rerun_many(
     }
     let status = match request.status.as_deref() {
         None | Some("") => RunStatus::Failed,
-        Some(text) => text.parse().map_err(|_| {
-            ApiError::bad_request("`status` must be one of Running, Completed, Failed, Cancelled")
-        })?,
+        Some(text) => text
+            .parse()
+            .map_err(|_| ApiError::bad_request(STATUS_VALUES))?,
     };
     let filter = durin_engine::RerunFilter {
         function_id: request.function_id,
@@ -559,6 +561,63 @@ async fn rerun_many(
 async fn retry_now(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<RetryNow> {
     let jobs = engine.retry_now(&id).await?;
     ok(RetryNow { jobs })
+}
+
+/// Resume a paused run
+///
+/// Each step that paused the run (it ran out of retries under a policy that pauses) starts again as a
+/// fresh job, due now: attempt 0, its retry counters reset. The run is Running again.
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/resume",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (status = 200, description = "The run, Running again.", body = Envelope<FunctionRun>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (
+            status = 409,
+            description = "The run is not paused; the error names its status.",
+            body = ErrorBody,
+        ),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn resume_run(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> ApiResult<FunctionRun> {
+    let run = engine.resume_run(&id).await?;
+    ok(FunctionRun::from(&run))
+}
+
+/// Fail a paused run
+///
+/// Fails the run with the error its step paused on, as if the policy had not paused it:
+/// `inngest/function.failed` is sent and failure handlers run.
+#[utoipa::path(
+    post,
+    path = "/runs/{id}/fail",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id.")),
+    responses(
+        (
+            status = 200,
+            description = "The run, now Failed, with the step's error as its output.",
+            body = Envelope<FunctionRun>,
+        ),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (
+            status = 409,
+            description = "The run is not paused; the error names its status.",
+            body = ErrorBody,
+        ),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn fail_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<FunctionRun> {
+    let run = engine.fail_paused_run(&id).await?;
+    ok(FunctionRun::from(&run))
 }
 
 /// An app's serve URL.
@@ -614,6 +673,29 @@ async fn add_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> Ap
 )]
 async fn sync_app(State(engine): State<Engine>, payload: JsonBody<AppBody>) -> ApiResult<App> {
     sync_url(&engine, payload).await
+}
+
+const STATUS_VALUES: &str = "`status` must be one of Running, Paused, Completed, Failed, Cancelled";
+
+/// A run as the API shows it; a paused one with why it is paused (its attempts are read for that).
+async fn run_view(engine: &Engine, run: &durin_store::RunRecord) -> Result<FunctionRun, ApiError> {
+    if run.status != RunStatus::Paused {
+        return Ok(FunctionRun::from(run));
+    }
+    let attempts = engine.store().attempts_for_run(&run.run_id).await?;
+    Ok(FunctionRun::with_attempts(run, &attempts))
+}
+
+/// Runs as the API shows them: only the paused ones cost a read of their attempts.
+async fn run_views(
+    engine: &Engine,
+    runs: &[durin_store::RunRecord],
+) -> Result<Vec<FunctionRun>, ApiError> {
+    let mut views = Vec::with_capacity(runs.len());
+    for run in runs {
+        views.push(run_view(engine, run).await?);
+    }
+    Ok(views)
 }
 
 /// The run `id`, or a 404 naming it.

@@ -63,7 +63,9 @@ fn step_view(run: &RunRecord, group: &Group<'_>, steps: &[StepRecord], jobs: &[J
         .and_then(|id| steps.iter().find(|s| s.step_id == id))
         .map(|s| &s.memo);
     let last = group.attempts.last();
-    let running = run.status == RunStatus::Running;
+    // A paused run's other steps go on: they are shown as a running run's are.
+    let running = matches!(run.status, RunStatus::Running | RunStatus::Paused);
+    let paused = run.status == RunStatus::Paused && last.is_some_and(|a| paused_here(a));
     let next_attempt_at = last
         .and_then(|a| a.next_attempt_at)
         .filter(|_| running && memo.is_none());
@@ -79,6 +81,11 @@ fn step_view(run: &RunRecord, group: &Group<'_>, steps: &[StepRecord], jobs: &[J
             StepStatus::Completed,
             memo.get("data").cloned().unwrap_or(Value::Null),
             Value::Null,
+        ),
+        None if paused => (
+            StepStatus::Paused,
+            Value::Null,
+            last.and_then(|a| a.error.clone()).unwrap_or(Value::Null),
         ),
         None if waiting => (StepStatus::Waiting, Value::Null, Value::Null),
         None if next_attempt_at.is_some() => (StepStatus::Scheduled, Value::Null, Value::Null),
@@ -105,6 +112,11 @@ fn step_view(run: &RunRecord, group: &Group<'_>, steps: &[StepRecord], jobs: &[J
     }
 }
 
+/// The attempt paused its run (its explanation's verdict), so its step waits for the run to be resumed.
+fn paused_here(attempt: &AttemptRecord) -> bool {
+    durin_engine::pausing_attempt(std::slice::from_ref(attempt)).is_some()
+}
+
 /// The function body's status follows the run's.
 fn body_status(run: &RunRecord, last: Option<&&AttemptRecord>) -> (StepStatus, Value, Value) {
     match run.status {
@@ -119,7 +131,7 @@ fn body_status(run: &RunRecord, last: Option<&&AttemptRecord>) -> (StepStatus, V
             run.output.clone().unwrap_or(Value::Null),
         ),
         RunStatus::Cancelled => (StepStatus::Cancelled, Value::Null, Value::Null),
-        RunStatus::Running => match last {
+        RunStatus::Running | RunStatus::Paused => match last {
             Some(a) if a.outcome == AttemptOutcome::Ok => {
                 (StepStatus::Completed, Value::Null, Value::Null)
             }

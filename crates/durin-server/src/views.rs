@@ -99,6 +99,8 @@ impl From<&EventRecord> for Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub(crate) enum RunStatus {
     Running,
+    /// Out of retries under a policy that pauses: waits for `resume` or `fail`.
+    Paused,
     Completed,
     Failed,
     Cancelled,
@@ -108,6 +110,7 @@ impl From<durin_core::RunStatus> for RunStatus {
     fn from(status: durin_core::RunStatus) -> Self {
         match status {
             durin_core::RunStatus::Running => Self::Running,
+            durin_core::RunStatus::Paused => Self::Paused,
             durin_core::RunStatus::Completed => Self::Completed,
             durin_core::RunStatus::Failed => Self::Failed,
             durin_core::RunStatus::Cancelled => Self::Cancelled,
@@ -139,6 +142,9 @@ pub(crate) struct FunctionRun {
     /// For a rerun: the run it repeats.
     #[schema(required = true)]
     pub(crate) original_run_id: Option<String>,
+    /// Why the run is paused; present only while it is `Paused` (Durin's retry policies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) paused: Option<Paused>,
 }
 
 impl From<&RunRecord> for FunctionRun {
@@ -154,6 +160,64 @@ impl From<&RunRecord> for FunctionRun {
             ended_at: record.ended_at.map(rfc3339),
             output: record.output.clone(),
             original_run_id: record.original_run_id.clone(),
+            paused: None,
+        }
+    }
+}
+
+impl FunctionRun {
+    /// The run, with why it is paused when it is: `attempts` are the run's (only read for a paused run).
+    pub(crate) fn with_attempts(record: &RunRecord, attempts: &[AttemptRecord]) -> Self {
+        let mut run = Self::from(record);
+        if record.status == durin_core::RunStatus::Paused {
+            run.paused = durin_engine::pausing_attempt(attempts).map(Paused::from);
+        }
+        run
+    }
+}
+
+/// Why a run is paused: the step that ran out of retries under a policy that pauses, and since when.
+/// `POST /v1/runs/{id}/resume` starts that step again; `POST /v1/runs/{id}/fail` fails the run with
+/// `error`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Paused {
+    /// The explanation's reason, e.g. `retries spent: failure 2 on the policy's retries, which allows 1
+    /// retries; the policy pauses the run until it is resumed or failed`.
+    pub(crate) reason: String,
+    /// The user's id of the step that paused the run, `null` for the function body.
+    #[schema(required = true)]
+    pub(crate) step: Option<String>,
+    /// The hashed id of that step, `null` for the function body.
+    #[schema(required = true)]
+    pub(crate) step_id: Option<String>,
+    /// The error of the attempt that paused the run (`{name, message, stack?}`).
+    #[schema(required = true)]
+    pub(crate) error: Option<Value>,
+    /// The attempts the step made before it paused (since it started, or since the run was last
+    /// resumed).
+    pub(crate) attempts: u32,
+    /// When the run paused: the end of that attempt (RFC 3339).
+    pub(crate) since: String,
+    pub(crate) since_ms: i64,
+}
+
+impl From<&AttemptRecord> for Paused {
+    fn from(record: &AttemptRecord) -> Self {
+        let reason = record
+            .explanation
+            .as_ref()
+            .and_then(|e| e.get("reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("the step ran out of retries under a policy that pauses")
+            .to_owned();
+        Self {
+            reason,
+            step: record.step_name.clone(),
+            step_id: record.step_id.clone(),
+            error: record.error.clone(),
+            attempts: record.attempt.saturating_add(1),
+            since: rfc3339(record.ended_at),
+            since_ms: record.ended_at,
         }
     }
 }
@@ -236,6 +300,56 @@ pub(crate) struct Attempt {
     pub(crate) next_attempt_at: Option<String>,
     #[schema(required = true)]
     pub(crate) next_attempt_at_ms: Option<i64>,
+    /// Why a failed attempt led where it did (retry, cool-down, give up, pause); `null` for an attempt
+    /// that did not fail, and for failures recorded before explanations existed.
+    #[schema(required = true, value_type = Option<Explanation>)]
+    pub(crate) explanation: Option<Value>,
+}
+
+/// The retry decision on a failed attempt, as the engine recorded it: which policy and counter it counted
+/// on, what followed, the delay and its parts, and all of it in one sentence (`reason`).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "the schema of `durin_core::Explanation`, passed through as stored"
+)]
+pub(crate) struct Explanation {
+    /// Where the policy came from, e.g. `the function's registered policy`, `the policy file's entry for
+    /// the step`, `the step's options (Rust SDK)`.
+    policy: Option<String>,
+    /// The error rule the failure matched (e.g. `TimeoutError`); absent for the policy's own retries.
+    rule: Option<String>,
+    verdict: Verdict,
+    /// Failures on that counter, this one included.
+    failures: u32,
+    /// The retries that counter allows.
+    retries: u32,
+    /// Retries the run's steps had taken, with a run-level budget.
+    run_retries_used: Option<u32>,
+    /// The run-level retry budget, if the policy has one.
+    run_retries: Option<u32>,
+    /// The wait before the next attempt.
+    delay_ms: Option<i64>,
+    /// The backoff part of the delay.
+    backoff_ms: Option<i64>,
+    /// The jitter part of the delay.
+    jitter_ms: Option<i64>,
+    /// What the app's `Retry-After` asked for.
+    retry_after_ms: Option<i64>,
+    /// The same, in one sentence.
+    reason: String,
+}
+
+/// What followed a failed attempt: another attempt (`retry`), one that spends no retry (`cool_down`),
+/// the step failing for good (`give_up`), or the run pausing (`pause`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[expect(dead_code, reason = "the schema of `durin_core::Verdict`")]
+pub(crate) enum Verdict {
+    Retry,
+    CoolDown,
+    GiveUp,
+    Pause,
 }
 
 impl From<&AttemptRecord> for Attempt {
@@ -255,6 +369,7 @@ impl From<&AttemptRecord> for Attempt {
             error: record.error.clone(),
             next_attempt_at: record.next_attempt_at.map(rfc3339),
             next_attempt_at_ms: record.next_attempt_at,
+            explanation: record.explanation.clone(),
         }
     }
 }
@@ -273,18 +388,27 @@ pub(crate) struct Job {
     pub(crate) attempt: u32,
     /// Whether an attempt is in flight.
     pub(crate) leased: bool,
+    /// The job ran out of retries and waits for its run to be resumed (or failed); it has no due time
+    /// then (`at` is empty).
+    pub(crate) paused: bool,
 }
 
 impl Job {
     pub(crate) fn new(record: &JobRecord, position: usize) -> Self {
+        let paused = record.due_at == durin_store::PAUSED_DUE_AT;
         Self {
             job_id: record.job_id.clone(),
             kind: (&record.kind).into(),
-            at: rfc3339(record.due_at),
+            at: if paused {
+                String::new()
+            } else {
+                rfc3339(record.due_at)
+            },
             at_ms: record.due_at,
             position,
             attempt: record.attempt,
             leased: record.leased,
+            paused,
         }
     }
 }
@@ -370,7 +494,8 @@ impl From<&FunctionConfig> for Function {
 }
 
 /// Where a step stands: `scheduled` is waiting in backoff for its next attempt, `waiting` is a sleep,
-/// `waitForEvent` or `invoke`; `cancelled` is the function body of a cancelled run.
+/// `waitForEvent` or `invoke`; `paused` ran out of retries under a policy that pauses and waits for the
+/// run to be resumed or failed; `cancelled` is the function body of a cancelled run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum StepStatus {
@@ -379,6 +504,7 @@ pub(crate) enum StepStatus {
     Running,
     Waiting,
     Scheduled,
+    Paused,
     Cancelled,
 }
 
@@ -393,7 +519,7 @@ pub(crate) struct Step {
     pub(crate) status: StepStatus,
     /// The step's result (the function's return value for the body), or `null`.
     pub(crate) output: Value,
-    /// The error object of a failed step, or `null`.
+    /// The error object of a failed step (for a paused step, the error it paused on), or `null`.
     pub(crate) error: Value,
     /// In order, oldest first.
     pub(crate) attempts: Vec<Attempt>,

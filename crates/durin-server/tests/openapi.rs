@@ -29,13 +29,17 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(EngineConfig::default()).await
+}
+
+async fn start_with(config: EngineConfig) -> Harness {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = SqliteStore::open(&dir.path().join("durin.db")).expect("store");
     let config = EngineConfig {
         discovery: false,
         poll_interval: None,
         request_timeout: Duration::from_secs(5),
-        ..EngineConfig::default()
+        ..config
     };
     let engine = Engine::new(Arc::new(store), config, true)
         .await
@@ -588,6 +592,16 @@ async fn real_answers_match_their_schemas() {
     )
     .await;
     v.check("POST", "/v1/runs/rerun", &rerun);
+    // Resume and fail act on paused runs only: this one is Running (the 200 answers are checked in
+    // `a_paused_run_answers_as_documented`).
+    for action in ["resume", "fail"] {
+        let refused = call(app, "POST", &format!("/v1/runs/{run_id}/{action}"), None).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        v.check("POST", &format!("/v1/runs/{{id}}/{action}"), &refused);
+        let unknown = call(app, "POST", &format!("/v1/runs/nope/{action}"), None).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        v.check("POST", &format!("/v1/runs/{{id}}/{action}"), &unknown);
+    }
     let cancelled = call(app, "DELETE", &format!("/v1/runs/{run_id}"), None).await;
     assert_eq!(cancelled.status, StatusCode::OK);
     assert_eq!(cancelled.json()["data"]["status"], "Cancelled");
@@ -663,6 +677,157 @@ async fn real_answers_match_their_schemas() {
                 );
             }
         }
+    }
+}
+
+/// Polls `GET /v1/runs/{id}` until the run has `status`.
+async fn wait_for_status(app: &Router, run_id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = call(app, "GET", &format!("/v1/runs/{run_id}"), None)
+            .await
+            .json();
+        if run["data"]["status"] == status {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never became {status}: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_paused_run_answers_as_documented() {
+    // One retry 20 ms after the first failure, then the run pauses instead of failing.
+    let policies = format!(
+        r#"{{"policies": [{{"function": "{APP}-hello", "retries": 1, "on_exhausted": "pause",
+            "backoff": {{"kind": "fixed", "interval_ms": 20}}}}]}}"#
+    );
+    let config = EngineConfig {
+        retry_policies: Arc::new(
+            durin_engine::RetryPolicies::from_json(&policies).expect("the policy file"),
+        ),
+        ..EngineConfig::default()
+    };
+    let h = start_with(config).await;
+    let app = &h.app;
+    let mut v = Validator::new(document(app).await);
+    let url = dead_url();
+    let register = call(app, "POST", "/fn/register", Some(&register_payload(&url))).await;
+    assert_eq!(register.status, StatusCode::OK);
+    let sent = call(
+        app,
+        "POST",
+        "/e/test-key",
+        Some(&json!({ "name": "test/hello" })),
+    )
+    .await;
+    let event_id = sent.json()["ids"][0]
+        .as_str()
+        .expect("an event id")
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let run_id = loop {
+        let runs = call(app, "GET", &format!("/v1/events/{event_id}/runs"), None)
+            .await
+            .json();
+        if let Some(id) = runs["data"][0]["run_id"].as_str() {
+            break id.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no run started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    // Paused after two attempts, and the answers say why.
+    let run = wait_for_status(app, &run_id, "Paused").await;
+    let paused = &run["data"]["paused"];
+    assert_eq!(paused["attempts"], 2, "{run}");
+    assert_eq!(paused["error"]["name"], "AppUnreachable", "{run}");
+    let reason = paused["reason"].as_str().expect("a reason");
+    assert!(reason.contains("pauses the run"), "{reason}");
+    for uri in [
+        format!("/v1/runs/{run_id}"),
+        format!("/v1/runs/{run_id}/attempts"),
+        format!("/v1/runs/{run_id}/steps"),
+        format!("/v1/runs/{run_id}/jobs"),
+        format!("/v1/events/{event_id}/runs"),
+        "/v1/runs?status=Paused".to_owned(),
+    ] {
+        let answer = call(app, "GET", &uri, None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        v.check("GET", &template_of(&uri), &answer);
+    }
+    let listed = call(app, "GET", "/v1/runs?status=Paused", None)
+        .await
+        .json();
+    assert_eq!(listed["data"][0]["run_id"], run_id.as_str());
+    assert_eq!(listed["data"][0]["paused"]["reason"], reason);
+    let attempts = call(app, "GET", &format!("/v1/runs/{run_id}/attempts"), None)
+        .await
+        .json();
+    let verdicts: Vec<&Value> = attempts["data"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| &a["explanation"]["verdict"])
+        .collect();
+    assert_eq!(verdicts, [&json!("retry"), &json!("pause")], "{attempts}");
+    assert_eq!(
+        attempts["data"][0]["explanation"]["policy"],
+        "the policy file's entry for the function"
+    );
+    let steps = call(app, "GET", &format!("/v1/runs/{run_id}/steps"), None)
+        .await
+        .json();
+    assert_eq!(steps["data"][0]["status"], "paused", "{steps}");
+    assert_eq!(
+        steps["data"][0]["attempts"][1]["explanation"]["reason"],
+        reason
+    );
+    let jobs = call(app, "GET", &format!("/v1/runs/{run_id}/jobs"), None)
+        .await
+        .json();
+    assert_eq!(jobs["data"][0]["paused"], true, "{jobs}");
+
+    // Resume: Running again, and (the app still unreachable) paused again after two fresh attempts.
+    let resumed = call(app, "POST", &format!("/v1/runs/{run_id}/resume"), None).await;
+    assert_eq!(resumed.status, StatusCode::OK);
+    v.check("POST", "/v1/runs/{id}/resume", &resumed);
+    assert_ne!(resumed.json()["data"]["status"], "Paused");
+    wait_for_status(app, &run_id, "Paused").await;
+    let attempts = call(app, "GET", &format!("/v1/runs/{run_id}/attempts"), None)
+        .await
+        .json();
+    let numbers: Vec<&Value> = attempts["data"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| &a["attempt"])
+        .collect();
+    assert_eq!(numbers, [0, 1, 0, 1], "{attempts}");
+
+    // Fail: the step's error becomes the run's output; a second fail or resume is refused by status.
+    let failed = call(app, "POST", &format!("/v1/runs/{run_id}/fail"), None).await;
+    assert_eq!(failed.status, StatusCode::OK);
+    v.check("POST", "/v1/runs/{id}/fail", &failed);
+    let failed = failed.json();
+    assert_eq!(failed["data"]["status"], "Failed");
+    assert_eq!(failed["data"]["output"]["name"], "AppUnreachable");
+    assert!(failed["data"].get("paused").is_none(), "{failed}");
+    for action in ["resume", "fail"] {
+        let refused = call(app, "POST", &format!("/v1/runs/{run_id}/{action}"), None).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        v.check("POST", &format!("/v1/runs/{{id}}/{action}"), &refused);
+        let error = refused.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            error.contains("not paused") && error.contains("Failed"),
+            "{error}"
+        );
     }
 }
 

@@ -1,7 +1,7 @@
-//! Operator actions: cancel a run, rerun one, retry a waiting job now.
+//! Operator actions: cancel a run, rerun one, retry a waiting job now, resume or fail a paused run.
 
 use durin_core::UnixMillis;
-use durin_store::{NewEvent, NewRun, RunRecord, StepMemo};
+use durin_store::{NewEvent, NewRun, PAUSED_DUE_AT, RunFinal, RunRecord, StepMemo};
 use sqlx::PgConnection;
 
 use crate::codec::to_json;
@@ -21,9 +21,11 @@ pub(crate) async fn cancel_run(
     c: &mut PgConnection,
     cancel: &Cancel<'_>,
 ) -> Result<Option<RunRecord>> {
-    // The update locks the run: a finish of one of its jobs waits, then finds it no longer running.
+    // The update locks the run: a finish of one of its jobs waits, then finds it no longer live. A paused
+    // run is cancelled too.
     let cancelled = sqlx::query(
-        "UPDATE runs SET status = 'Cancelled', ended_at = $2 WHERE run_id = $1 AND status = 'Running'",
+        "UPDATE runs SET status = 'Cancelled', ended_at = $2
+         WHERE run_id = $1 AND status IN ('Running', 'Paused')",
     )
     .bind(cancel.run_id)
     .bind(cancel.ended_at)
@@ -40,6 +42,79 @@ pub(crate) async fn cancel_run(
         insert_runs(c, cancel.start_runs).await?;
     }
     reads::get_run(c, cancel.run_id).await
+}
+
+/// What `fail_paused_run` is asked to do.
+pub(crate) struct FailPaused<'a> {
+    pub(crate) run_id: &'a str,
+    pub(crate) end: &'a RunFinal,
+    pub(crate) emit_events: &'a [NewEvent],
+    pub(crate) start_runs: &'a [NewRun],
+}
+
+/// Fails a paused run (only a paused one): `Failed` with the output, its jobs and pauses gone, its events
+/// and the runs they start stored.
+pub(crate) async fn fail_paused_run(
+    c: &mut PgConnection,
+    fail: &FailPaused<'_>,
+) -> Result<Option<RunRecord>> {
+    let statuses = locks::lock_runs(c, &[fail.run_id]).await?;
+    if statuses.get(fail.run_id).map(String::as_str) == Some("Paused") {
+        let output = fail.end.output.as_ref().map(to_json).transpose()?;
+        sqlx::query(
+            "UPDATE runs SET status = 'Failed', output = $2, ended_at = $3 WHERE run_id = $1",
+        )
+        .bind(fail.run_id)
+        .bind(output)
+        .bind(fail.end.ended_at)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM jobs WHERE run_id = $1")
+            .bind(fail.run_id)
+            .execute(&mut *c)
+            .await?;
+        pauses::delete_for_run(c, fail.run_id).await?;
+        insert_events(c, fail.emit_events).await?;
+        insert_runs(c, fail.start_runs).await?;
+    }
+    reads::get_run(c, fail.run_id).await
+}
+
+/// Resumes a paused run (only a paused one): each paused job becomes a fresh job (a new id, attempt 0, no
+/// counters) due at `now`, and the run is running again.
+pub(crate) async fn resume_run(
+    c: &mut PgConnection,
+    run_id: &str,
+    now: UnixMillis,
+) -> Result<Option<RunRecord>> {
+    let statuses = locks::lock_runs(c, &[run_id]).await?;
+    if statuses.get(run_id).map(String::as_str) == Some("Paused") {
+        sqlx::query("UPDATE runs SET status = 'Running' WHERE run_id = $1")
+            .bind(run_id)
+            .execute(&mut *c)
+            .await?;
+        let paused: Vec<String> = sqlx::query_scalar(
+            "SELECT job_id FROM jobs WHERE run_id = $1 AND due_at = $2 ORDER BY job_id",
+        )
+        .bind(run_id)
+        .bind(PAUSED_DUE_AT)
+        .fetch_all(&mut *c)
+        .await?;
+        for job_id in paused {
+            // Due now: the trigger of migration 2 announces it to the other instances.
+            sqlx::query(
+                "UPDATE jobs SET job_id = $2, attempt = 0, retry_state = NULL, due_at = $3,
+                     leased_until = NULL, leased_by = NULL
+                 WHERE job_id = $1",
+            )
+            .bind(&job_id)
+            .bind(ulid::Ulid::generate().to_string())
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        }
+    }
+    reads::get_run(c, run_id).await
 }
 
 /// What `start_rerun` is asked to do.
@@ -82,12 +157,14 @@ pub(crate) async fn start_rerun(c: &mut PgConnection, rerun: &Rerun<'_>) -> Resu
 pub(crate) async fn retry_now(c: &mut PgConnection, run_id: &str, now: UnixMillis) -> Result<u64> {
     // Taking turns with the run's other writers keeps the lock order (run, then its jobs) everywhere.
     locks::lock_runs(c, &[run_id]).await?;
+    // Paused jobs wait for `resume_run`, not in backoff.
     Ok(sqlx::query(
         "UPDATE jobs SET due_at = $2
-         WHERE run_id = $1 AND attempt > 0 AND leased_until IS NULL AND due_at > $2",
+         WHERE run_id = $1 AND attempt > 0 AND leased_until IS NULL AND due_at > $2 AND due_at < $3",
     )
     .bind(run_id)
     .bind(now)
+    .bind(PAUSED_DUE_AT)
     .execute(&mut *c)
     .await?
     .rows_affected())

@@ -13,6 +13,7 @@ use crate::error::{Result, corrupt};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_wakeups.sql"),
+    include_str!("../migrations/0003_retry_policies.sql"),
 ];
 
 /// The advisory lock held while migrating, so that instances starting together migrate one at a time and

@@ -47,14 +47,14 @@ pub(crate) async fn insert(c: &mut PgConnection, pause: &NewPause) -> Result<()>
     .await
 }
 
-/// Applies each resolution whose pause is still pending and whose run is still running. The caller holds
-/// the locks of the pauses' runs, so an event and a timeout resolving one pause at once take turns and the
-/// second finds the pause gone.
+/// Applies each resolution whose pause is still pending and whose run is still live (running, or paused:
+/// a paused run's other branches go on). The caller holds the locks of the pauses' runs, so an event and a
+/// timeout resolving one pause at once take turns and the second finds the pause gone.
 pub(crate) async fn resolve(c: &mut PgConnection, resolutions: &[PauseResolution]) -> Result<()> {
     for resolution in resolutions {
         let pending: Option<(String, String, String, String)> = sqlx::query_as(
             "SELECT p.run_id, p.step_id, p.step_name, p.timeout_memo FROM pauses p
-             JOIN runs r ON r.run_id = p.run_id AND r.status = 'Running'
+             JOIN runs r ON r.run_id = p.run_id AND r.status IN ('Running', 'Paused')
              WHERE p.pause_id = $1",
         )
         .bind(&resolution.pause_id)
@@ -111,8 +111,8 @@ pub(crate) async fn delete_for_run(c: &mut PgConnection, run_id: &str) -> Result
     Ok(())
 }
 
-/// Pending pauses (of running runs) for the event names, name by name in the order given, each name's
-/// pauses by id.
+/// Pending pauses (of live runs: running or paused) for the event names, name by name in the order given,
+/// each name's pauses by id.
 pub(crate) async fn pending(
     c: &mut PgConnection,
     event_names: &[String],
@@ -124,7 +124,7 @@ pub(crate) async fn pending(
          JOIN pauses p ON p.event_name = wanted.name
          JOIN runs r ON r.run_id = p.run_id
          JOIN events e ON e.internal_id = r.event_internal_id
-         WHERE r.status = 'Running'
+         WHERE r.status IN ('Running', 'Paused')
          ORDER BY wanted.position, p.pause_id",
     )
     .bind(event_names)

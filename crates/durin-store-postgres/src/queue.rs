@@ -1,12 +1,12 @@
 //! The durable queue: claiming due jobs and applying an attempt's outcome.
 
 use durin_core::{JobKind, UnixMillis};
-use durin_store::{AttemptFinish, ClaimedJob, JobUpdate, StoreError};
+use durin_store::{AttemptFinish, ClaimedJob, JobUpdate, PAUSED_DUE_AT, StoreError};
 use sqlx::PgConnection;
 
 use crate::codec::{
-    attempt_from_column, get, job_kind_columns, job_kind_from_columns, policy_from_json, sql_limit,
-    to_json,
+    attempt_from_column, from_json, get, job_kind_columns, job_kind_from_columns, policy_from_json,
+    sql_limit, to_json,
 };
 use crate::error::Result;
 use crate::intake::{NewJobRow, insert_events, insert_job, insert_runs};
@@ -40,9 +40,10 @@ pub(crate) async fn claim_due_jobs(
              UPDATE jobs j SET leased_until = $3, leased_by = $4
              FROM due WHERE j.job_id = due.job_id
              RETURNING j.job_id, j.run_id, due.function_id, j.kind, j.step_id, j.step_name, j.attempt,
-                       j.policy, j.due_at, due.interrupted, due.wake_at
+                       j.policy, j.due_at, due.interrupted, due.wake_at, j.retry_state
          )
-         SELECT job_id, run_id, function_id, kind, step_id, step_name, attempt, policy, due_at, interrupted
+         SELECT job_id, run_id, function_id, kind, step_id, step_name, attempt, policy, due_at, interrupted,
+                retry_state
          FROM leased ORDER BY wake_at, job_id",
     )
     .bind(claim.now)
@@ -56,6 +57,7 @@ pub(crate) async fn claim_due_jobs(
         .map(|row| {
             let kind: String = get(row, 3)?;
             let policy: String = get(row, 7)?;
+            let retry_state: Option<String> = get(row, 10)?;
             Ok(ClaimedJob {
                 job_id: get(row, 0)?,
                 run_id: get(row, 1)?,
@@ -63,6 +65,12 @@ pub(crate) async fn claim_due_jobs(
                 kind: job_kind_from_columns(&kind, get(row, 4)?, get(row, 5)?)?,
                 attempt: attempt_from_column(get(row, 6)?)?,
                 policy: policy_from_json(&policy)?,
+                // NULL is the empty state.
+                retry_state: retry_state
+                    .as_deref()
+                    .map(from_json)
+                    .transpose()?
+                    .unwrap_or_default(),
                 due_at: get(row, 8)?,
                 interrupted: get(row, 9)?,
                 leased_until,
@@ -98,7 +106,12 @@ async fn runs_to_lock(c: &mut PgConnection, finish: &AttemptFinish) -> Result<Ve
     Ok(runs)
 }
 
-/// Fencing (the run's row is locked by the caller). While the run is running, the job must still be held
+/// A run whose jobs still move: running, or paused with other steps still going.
+pub(crate) fn is_live(status: &str) -> bool {
+    status == "Running" || status == "Paused"
+}
+
+/// Fencing (the run's row is locked by the caller). While the run is live (`is_live`), the job must still be held
 /// by this lease (same attempt, same lease expiry; the job row is locked too, so that no claim slips in
 /// between). Once it ended, the job is gone either way (ended by its run, or taken over and finished by
 /// another claim); then the attempt must not have been recorded already (by the claim that took it over).
@@ -106,10 +119,10 @@ async fn check_lease(
     c: &mut PgConnection,
     finish: &AttemptFinish,
     lease: UnixMillis,
-    running: bool,
+    live: bool,
 ) -> Result<()> {
     let attempt = &finish.attempt;
-    let held = if running {
+    let held = if live {
         let job: Option<(i64, Option<i64>)> =
             sqlx::query_as("SELECT attempt, leased_until FROM jobs WHERE job_id = $1 FOR UPDATE")
                 .bind(&attempt.job_id)
@@ -146,10 +159,10 @@ pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish)
         return Err(StoreError::NotFound(format!("run {}", attempt.run_id)).into());
     };
     if let Some(lease) = finish.lease {
-        check_lease(c, finish, lease, status == "Running").await?;
+        check_lease(c, finish, lease, is_live(status)).await?;
     }
     record_attempt(c, finish).await?;
-    if status != "Running" {
+    if !is_live(status) {
         // Cancelled (or finished by a concurrent job) meanwhile: keep the record, drop the job.
         delete_job(c, &attempt.job_id).await?;
         return Ok(());
@@ -159,17 +172,43 @@ pub(crate) async fn finish_attempt(c: &mut PgConnection, finish: &AttemptFinish)
         JobUpdate::Retry {
             attempt: next,
             due_at,
+            state,
+            spends_run_retry,
         } => {
+            // The empty state is stored as NULL.
+            let state = (!state.is_empty()).then(|| to_json(state)).transpose()?;
             sqlx::query(
-                "UPDATE jobs SET attempt = $2, due_at = $3, leased_until = NULL, leased_by = NULL,
-                     rerun = FALSE
+                "UPDATE jobs SET attempt = $2, due_at = $3, retry_state = $4, leased_until = NULL,
+                     leased_by = NULL, rerun = FALSE
                  WHERE job_id = $1",
             )
             .bind(&attempt.job_id)
             .bind(i64::from(*next))
             .bind(*due_at)
+            .bind(state)
             .execute(&mut *c)
             .await?;
+            if *spends_run_retry {
+                sqlx::query("UPDATE runs SET retries_used = retries_used + 1 WHERE run_id = $1")
+                    .bind(&attempt.run_id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
+        JobUpdate::Pause => {
+            // Never due (and never announced: its wake time is never within the trigger's window).
+            sqlx::query(
+                "UPDATE jobs SET due_at = $2, leased_until = NULL, leased_by = NULL, rerun = FALSE
+                 WHERE job_id = $1",
+            )
+            .bind(&attempt.job_id)
+            .bind(PAUSED_DUE_AT)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("UPDATE runs SET status = 'Paused' WHERE run_id = $1")
+                .bind(&attempt.run_id)
+                .execute(&mut *c)
+                .await?;
         }
         JobUpdate::Remove => remove_job(c, &attempt.job_id, attempt.ended_at).await?,
         JobUpdate::Keep => {}
@@ -265,8 +304,8 @@ async fn record_attempt(c: &mut PgConnection, finish: &AttemptFinish) -> Result<
     let error = a.error.as_ref().map(to_json).transpose()?;
     sqlx::query(
         "INSERT INTO attempts (run_id, job_id, kind, step_id, step_name, attempt, started_at, ended_at, outcome,
-                               error, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                               error, next_attempt_at, explanation)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&a.run_id)
     .bind(&a.job_id)
@@ -279,6 +318,7 @@ async fn record_attempt(c: &mut PgConnection, finish: &AttemptFinish) -> Result<
     .bind(a.outcome.as_str())
     .bind(error)
     .bind(a.next_attempt_at)
+    .bind(a.explanation.as_ref().map(to_json).transpose()?)
     .execute(&mut *c)
     .await?;
     Ok(())

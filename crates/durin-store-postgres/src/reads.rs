@@ -2,8 +2,8 @@
 
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
-    AppRecord, AttemptRecord, EventQuery, EventRecord, JobCounts, JobRecord, RunQuery, RunRecord,
-    RunState, StepRecord, StoreError,
+    AppRecord, AttemptRecord, EventQuery, EventRecord, JobCounts, JobRecord, PAUSED_DUE_AT,
+    RunQuery, RunRecord, RunState, StepRecord, StoreError,
 };
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -51,11 +51,14 @@ pub(crate) async fn list_functions(c: &mut PgConnection) -> Result<Vec<FunctionC
 }
 
 pub(crate) async fn next_wake_at(c: &mut PgConnection) -> Result<Option<UnixMillis>> {
-    Ok(
-        sqlx::query_scalar("SELECT min(coalesce(leased_until, due_at)) FROM jobs")
-            .fetch_one(&mut *c)
-            .await?,
+    // Paused jobs are never due.
+    Ok(sqlx::query_scalar(
+        "SELECT min(coalesce(leased_until, due_at)) FROM jobs
+         WHERE coalesce(leased_until, due_at) < $1",
     )
+    .bind(PAUSED_DUE_AT)
+    .fetch_one(&mut *c)
+    .await?)
 }
 
 async fn function_config(
@@ -74,7 +77,7 @@ pub(crate) async fn load_run_state(c: &mut PgConnection, run_id: &str) -> Result
     let row = sqlx::query(concat!(
         "SELECT ",
         run_columns!(),
-        ", request_version, disable_immediate FROM runs WHERE run_id = $1"
+        ", request_version, disable_immediate, retries_used FROM runs WHERE run_id = $1"
     ))
     .bind(run_id)
     .fetch_optional(&mut *c)
@@ -83,6 +86,9 @@ pub(crate) async fn load_run_state(c: &mut PgConnection, run_id: &str) -> Result
     let run = run_from_row(&row)?;
     let request_version: i64 = get(&row, RUN_COLUMN_COUNT)?;
     let disable_immediate: bool = get(&row, RUN_COLUMN_COUNT + 1)?;
+    let retries_used: i64 = get(&row, RUN_COLUMN_COUNT + 2)?;
+    let retries_used = u32::try_from(retries_used)
+        .map_err(|_| corrupt(format!("run {run_id} has {retries_used} retries used")))?;
     let function = function_config(c, &run.function_id).await?;
     let event = get_event(c, &run.event_internal_id)
         .await?
@@ -121,6 +127,7 @@ pub(crate) async fn load_run_state(c: &mut PgConnection, run_id: &str) -> Result
         steps_bytes,
         request_version,
         disable_immediate_execution: disable_immediate,
+        retries_used,
     })
 }
 
@@ -221,7 +228,7 @@ pub(crate) async fn attempts_for_run(
 ) -> Result<Vec<AttemptRecord>> {
     let rows = sqlx::query(
         "SELECT run_id, job_id, kind, step_id, step_name, attempt, started_at, ended_at, outcome, error,
-                next_attempt_at
+                next_attempt_at, explanation
          FROM attempts WHERE run_id = $1 ORDER BY seq",
     )
     .bind(run_id)
@@ -249,6 +256,7 @@ pub(crate) async fn attempts_for_run(
                 outcome: outcome.parse::<AttemptOutcome>().map_err(corrupt)?,
                 error: optional_json(get(row, 9)?)?,
                 next_attempt_at: get(row, 10)?,
+                explanation: optional_json(get(row, 11)?)?,
             })
         })
         .collect()
@@ -296,11 +304,12 @@ pub(crate) async fn steps_for_run(c: &mut PgConnection, run_id: &str) -> Result<
 pub(crate) async fn count_jobs(c: &mut PgConnection, now: UnixMillis) -> Result<JobCounts> {
     let (due, scheduled, leased): (i64, i64, i64) = sqlx::query_as(
         "SELECT count(*) FILTER (WHERE leased_until IS NULL AND due_at <= $1),
-                count(*) FILTER (WHERE leased_until IS NULL AND due_at > $1),
+                count(*) FILTER (WHERE leased_until IS NULL AND due_at > $1 AND due_at < $2),
                 count(*) FILTER (WHERE leased_until IS NOT NULL)
          FROM jobs",
     )
     .bind(now)
+    .bind(PAUSED_DUE_AT)
     .fetch_one(&mut *c)
     .await?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use durin_core::{FunctionConfig, UnixMillis};
 use durin_store::*;
 
-use crate::actions::{Cancel, Rerun};
+use crate::actions::{Cancel, FailPaused, Rerun};
 use crate::connection::{connect, connect_options};
 use crate::error::Error;
 use crate::queue::Claim;
@@ -259,6 +259,32 @@ impl Store for PostgresStore {
         self.db
             .write(&cancel, |c, cancel| {
                 Box::pin(actions::cancel_run(c, cancel))
+            })
+            .await
+    }
+
+    async fn fail_paused_run(
+        &self,
+        run_id: &str,
+        end: RunFinal,
+        emit_events: Vec<NewEvent>,
+        start_runs: Vec<NewRun>,
+    ) -> Result<Option<RunRecord>> {
+        let fail = FailPaused {
+            run_id,
+            end: &end,
+            emit_events: &emit_events,
+            start_runs: &start_runs,
+        };
+        self.db
+            .write(&fail, |c, fail| Box::pin(actions::fail_paused_run(c, fail)))
+            .await
+    }
+
+    async fn resume_run(&self, run_id: &str, now: UnixMillis) -> Result<Option<RunRecord>> {
+        self.db
+            .write(&(run_id, now), |c, (run_id, now)| {
+                Box::pin(actions::resume_run(c, run_id, *now))
             })
             .await
     }

@@ -146,7 +146,7 @@ async fn instances_starting_together_migrate_once() {
             .fetch_all(&mut connection)
             .await
             .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 3]);
     connection.close().await.ok();
 }
 
@@ -294,5 +294,111 @@ async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
     assert!(
         waiting.await.expect("task"),
         "a sync through another instance did not wake this one"
+    );
+}
+
+/// A job paused (out of retries under a policy that pauses) is never due, so it wakes no other instance;
+/// resuming its run makes it due now, which does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_job_wakes_no_one_until_its_run_is_resumed() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let database = TestDatabase::create().await;
+    let node_a = Arc::new(database.instance("node-a").await);
+    let node_b = database.instance("node-b").await;
+    let wait = |within: Duration| {
+        let store = Arc::clone(&node_a);
+        async move {
+            tokio::time::timeout(within, store.wait_for_jobs())
+                .await
+                .is_ok()
+        }
+    };
+    assert!(
+        wait(Duration::from_secs(10)).await,
+        "the listener never started"
+    );
+    let now = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+
+    let waiting = tokio::spawn(wait(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    node_b
+        .accept_events(
+            vec![NewEvent {
+                internal_id: "evt-1".to_owned(),
+                name: "test/started".to_owned(),
+                payload: json!({"name": "test/started", "data": {}}),
+                received_at: now,
+            }],
+            vec![NewRun {
+                run_id: "run-1".to_owned(),
+                function_id: "fn".to_owned(),
+                event_internal_id: "evt-1".to_owned(),
+                idempotency_key: "key-1".to_owned(),
+                started_at: now,
+                policy: RetryPolicy::with_retries(0),
+            }],
+        )
+        .await
+        .expect("accept");
+    assert!(waiting.await.expect("task"), "the new job woke no one");
+
+    let waiting = tokio::spawn(wait(Duration::from_millis(700)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = node_b
+        .claim_due_jobs(now, 10, LEASE_MS)
+        .await
+        .expect("claim")
+        .pop()
+        .expect("the job");
+    let mut paused = durin_store::AttemptFinish::new(
+        durin_store::AttemptRecord {
+            run_id: job.run_id.clone(),
+            job_id: job.job_id.clone(),
+            kind: job.kind.clone(),
+            step_id: None,
+            step_name: None,
+            attempt: job.attempt,
+            started_at: now,
+            ended_at: now + 1,
+            outcome: durin_core::AttemptOutcome::Error,
+            error: Some(json!({"name": "Error", "message": "boom"})),
+            next_attempt_at: None,
+            explanation: Some(json!({"exhausted": true, "then": "pause"})),
+        },
+        durin_store::JobUpdate::Pause,
+    );
+    paused.lease = Some(job.leased_until);
+    node_b.finish_attempt(paused).await.expect("pause");
+    assert!(
+        !waiting.await.expect("task"),
+        "a paused job woke the other instance"
+    );
+    assert_eq!(node_a.next_wake_at().await.expect("next_wake_at"), None);
+
+    let waiting = tokio::spawn(wait(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let resumed = node_b
+        .resume_run("run-1", now + 2)
+        .await
+        .expect("resume_run")
+        .expect("the run");
+    assert_eq!(resumed.status, durin_core::RunStatus::Running);
+    assert!(
+        waiting.await.expect("task"),
+        "resuming the run did not wake the other instance"
+    );
+    assert_eq!(
+        node_a
+            .claim_due_jobs(now + 2, 10, LEASE_MS)
+            .await
+            .expect("claim")
+            .len(),
+        1
     );
 }

@@ -116,6 +116,7 @@ fn step_ran(job: &ClaimedJob) -> AttemptFinish {
             outcome: AttemptOutcome::Ok,
             error: None,
             next_attempt_at: None,
+            explanation: None,
         },
         job: JobUpdate::Remove,
         memos: vec![StepMemo {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_job_rerun.sql"),
     include_str!("../migrations/0004_rerun.sql"),
     include_str!("../migrations/0005_steps_order.sql"),
+    include_str!("../migrations/0006_retry_policies.sql"),
 ];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {

@@ -47,13 +47,13 @@ pub(crate) fn insert(c: &Connection, pause: &NewPause) -> Result<()> {
 // In a join, `column = ?1` lets SQLite's constant propagation depend on the bound value, so the statement
 // would be compiled again on every execution; `CAST(?1 AS TEXT)` keeps one plan (the same index is used).
 const RESOLVE_SQL: &str = "SELECT p.run_id, p.step_id, p.step_name, p.timeout_memo FROM pauses p
-     JOIN runs r ON r.run_id = p.run_id AND r.status = 'Running'
+     JOIN runs r ON r.run_id = p.run_id AND r.status IN ('Running', 'Paused')
      WHERE p.pause_id = CAST(?1 AS TEXT)";
 
 const PENDING_SQL: &str = "SELECT p.pause_id, p.run_id, p.step_id, p.step_name, p.kind, p.event_name, p.expression,
         p.policy, p.expires_at, e.payload
      FROM pauses p JOIN runs r ON r.run_id = p.run_id JOIN events e ON e.internal_id = r.event_internal_id
-     WHERE p.event_name = CAST(?1 AS TEXT) AND r.status = 'Running'
+     WHERE p.event_name = CAST(?1 AS TEXT) AND r.status IN ('Running', 'Paused')
      ORDER BY p.pause_id";
 
 /// Applies each resolution whose pause is still pending and whose run is still running.

@@ -1,11 +1,11 @@
 //! The durable queue: claiming due jobs and applying an attempt's outcome.
 
 use durin_core::{JobKind, UnixMillis};
-use durin_store::{AttemptFinish, ClaimedJob, JobUpdate, Result, StoreError};
+use durin_store::{AttemptFinish, ClaimedJob, JobUpdate, PAUSED_DUE_AT, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codec::{
-    job_kind_columns, job_kind_from_columns, policy_from_json, to_json, unavailable,
+    from_json, job_kind_columns, job_kind_from_columns, policy_from_json, to_json, unavailable,
 };
 use crate::intake::{insert_events, insert_job, insert_runs};
 use crate::pauses;
@@ -20,7 +20,7 @@ pub(crate) fn claim_due_jobs(
     let mut select = c
         .prepare_cached(
             "SELECT j.job_id, j.run_id, r.function_id, j.kind, j.step_id, j.step_name, j.attempt, j.policy,
-                    j.due_at, j.leased_until
+                    j.due_at, j.leased_until, j.retry_state
              FROM jobs j JOIN runs r ON r.run_id = j.run_id
              WHERE coalesce(j.leased_until, j.due_at) <= ?1
              ORDER BY coalesce(j.leased_until, j.due_at)
@@ -33,6 +33,7 @@ pub(crate) fn claim_due_jobs(
         let kind: String = row.get(3).map_err(unavailable)?;
         let policy: String = row.get(7).map_err(unavailable)?;
         let leased_until: Option<i64> = row.get(9).map_err(unavailable)?;
+        let retry_state: Option<String> = row.get(10).map_err(unavailable)?;
         jobs.push(ClaimedJob {
             job_id: row.get(0).map_err(unavailable)?,
             run_id: row.get(1).map_err(unavailable)?,
@@ -44,6 +45,11 @@ pub(crate) fn claim_due_jobs(
             )?,
             attempt: row.get(6).map_err(unavailable)?,
             policy: policy_from_json(&policy)?,
+            retry_state: retry_state
+                .as_deref()
+                .map(from_json)
+                .transpose()?
+                .unwrap_or_default(),
             due_at: row.get(8).map_err(unavailable)?,
             interrupted: leased_until.is_some(),
             leased_until: now + lease_ms,
@@ -126,23 +132,50 @@ pub(crate) fn finish_attempt(c: &Connection, finish: &AttemptFinish) -> Result<(
         return Err(StoreError::NotFound(format!("run {}", attempt.run_id)));
     };
     if let Some(lease) = finish.lease {
-        check_lease(c, finish, lease, status == "Running")?;
+        check_lease(c, finish, lease, is_live(&status))?;
     }
     record_attempt(c, finish)?;
-    if status != "Running" {
+    if !is_live(&status) {
         // Cancelled (or finished by a concurrent job) meanwhile: keep the record, drop the job.
         delete_job(c, &attempt.job_id)?;
         return Ok(());
     }
 
     match &finish.job {
-        JobUpdate::Retry { attempt, due_at } => {
+        JobUpdate::Retry {
+            attempt,
+            due_at,
+            state,
+            spends_run_retry,
+        } => {
+            let state = (!state.is_empty()).then(|| to_json(state)).transpose()?;
             c.prepare_cached(
-                "UPDATE jobs SET attempt = ?2, due_at = ?3, leased_until = NULL, rerun = 0 WHERE job_id = ?1",
+                "UPDATE jobs SET attempt = ?2, due_at = ?3, retry_state = ?4, leased_until = NULL, rerun = 0
+                 WHERE job_id = ?1",
             )
             .map_err(unavailable)?
-            .execute(params![finish.attempt.job_id, attempt, due_at])
+            .execute(params![finish.attempt.job_id, attempt, due_at, state])
             .map_err(unavailable)?;
+            if *spends_run_retry {
+                c.prepare_cached(
+                    "UPDATE runs SET retries_used = retries_used + 1 WHERE run_id = ?1",
+                )
+                .map_err(unavailable)?
+                .execute(params![finish.attempt.run_id])
+                .map_err(unavailable)?;
+            }
+        }
+        JobUpdate::Pause => {
+            c.prepare_cached(
+                "UPDATE jobs SET due_at = ?2, leased_until = NULL, rerun = 0 WHERE job_id = ?1",
+            )
+            .map_err(unavailable)?
+            .execute(params![finish.attempt.job_id, PAUSED_DUE_AT])
+            .map_err(unavailable)?;
+            c.prepare_cached("UPDATE runs SET status = 'Paused' WHERE run_id = ?1")
+                .map_err(unavailable)?
+                .execute(params![finish.attempt.run_id])
+                .map_err(unavailable)?;
         }
         JobUpdate::Remove => remove_job(c, &attempt.job_id, attempt.ended_at)?,
         JobUpdate::Keep => {}
@@ -243,8 +276,8 @@ fn record_attempt(c: &Connection, finish: &AttemptFinish) -> Result<()> {
     let error = a.error.as_ref().map(to_json).transpose()?;
     c.prepare_cached(
         "INSERT INTO attempts (run_id, job_id, kind, step_id, step_name, attempt, started_at, ended_at, outcome,
-                               error, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                               error, next_attempt_at, explanation)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .map_err(unavailable)?
     .execute(params![
@@ -258,13 +291,19 @@ fn record_attempt(c: &Connection, finish: &AttemptFinish) -> Result<()> {
         a.ended_at,
         a.outcome.as_str(),
         error,
-        a.next_attempt_at
+        a.next_attempt_at,
+        a.explanation.as_ref().map(to_json).transpose()?
     ])
     .map_err(unavailable)?;
     Ok(())
 }
 
 /// Removes a finished job; one marked to run again is replaced by a fresh discovery job, due at `now`.
+/// A run whose jobs still move: running, or paused with other steps still going.
+pub(crate) fn is_live(status: &str) -> bool {
+    status == "Running" || status == "Paused"
+}
+
 fn remove_job(c: &Connection, job_id: &str, now: i64) -> Result<()> {
     let rerun: Option<(String, String)> = c
         .prepare_cached("SELECT run_id, policy FROM jobs WHERE job_id = ?1 AND rerun = 1")

@@ -2,8 +2,8 @@
 
 use durin_core::{AttemptOutcome, FunctionConfig, UnixMillis};
 use durin_store::{
-    AppRecord, AttemptRecord, EventQuery, EventRecord, JobCounts, JobRecord, Result, RunQuery,
-    RunRecord, RunState, StepRecord, StoreError,
+    AppRecord, AttemptRecord, EventQuery, EventRecord, JobCounts, JobRecord, PAUSED_DUE_AT, Result,
+    RunQuery, RunRecord, RunState, StepRecord, StoreError,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -50,9 +50,12 @@ pub(crate) fn list_functions(c: &Connection) -> Result<Vec<FunctionConfig>> {
 }
 
 pub(crate) fn next_wake_at(c: &Connection) -> Result<Option<UnixMillis>> {
-    c.prepare_cached("SELECT min(coalesce(leased_until, due_at)) FROM jobs")
-        .map_err(unavailable)?
-        .query_row([], |row| row.get(0))
+    // Paused jobs are never due.
+    c.prepare_cached(
+        "SELECT min(coalesce(leased_until, due_at)) FROM jobs WHERE coalesce(leased_until, due_at) < ?1",
+    )
+    .map_err(unavailable)?
+    .query_row(params![PAUSED_DUE_AT], |row| row.get(0))
         .map_err(unavailable)
 }
 
@@ -67,9 +70,9 @@ fn function_config(c: &Connection, function_id: &str) -> Result<Option<FunctionC
 }
 
 pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
-    let (run, request_version, disable_immediate) = c
+    let (run, request_version, disable_immediate, retries_used) = c
         .prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS}, request_version, disable_immediate FROM runs WHERE run_id = ?1"
+            "SELECT {RUN_COLUMNS}, request_version, disable_immediate, retries_used FROM runs WHERE run_id = ?1"
         ))
         .map_err(unavailable)?
         .query_row(params![run_id], |row| {
@@ -77,6 +80,7 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
                 run_from_row(row),
                 row.get::<_, i64>(RUN_COLUMN_COUNT)?,
                 row.get::<_, bool>(RUN_COLUMN_COUNT + 1)?,
+                row.get::<_, u32>(RUN_COLUMN_COUNT + 2)?,
             ))
         })
         .optional()
@@ -127,6 +131,7 @@ pub(crate) fn load_run_state(c: &Connection, run_id: &str) -> Result<RunState> {
         steps_bytes,
         request_version,
         disable_immediate_execution: disable_immediate,
+        retries_used,
     })
 }
 
@@ -230,7 +235,7 @@ pub(crate) fn attempts_for_run(c: &Connection, run_id: &str) -> Result<Vec<Attem
     let mut statement = c
         .prepare_cached(
             "SELECT run_id, job_id, kind, step_id, step_name, attempt, started_at, ended_at, outcome, error,
-                    next_attempt_at
+                    next_attempt_at, explanation
              FROM attempts WHERE run_id = ?1 ORDER BY seq",
         )
         .map_err(unavailable)?;
@@ -257,6 +262,7 @@ pub(crate) fn attempts_for_run(c: &Connection, run_id: &str) -> Result<Vec<Attem
             outcome: outcome.parse::<AttemptOutcome>().map_err(corrupt)?,
             error: optional_json(row.get(9).map_err(unavailable)?)?,
             next_attempt_at: row.get(10).map_err(unavailable)?,
+            explanation: optional_json(row.get(11).map_err(unavailable)?)?,
         });
     }
     Ok(attempts)
@@ -318,12 +324,12 @@ pub(crate) fn steps_for_run(c: &Connection, run_id: &str) -> Result<Vec<StepReco
 pub(crate) fn count_jobs(c: &Connection, now: i64) -> Result<JobCounts> {
     c.prepare_cached(
         "SELECT coalesce(sum(leased_until IS NULL AND due_at <= ?1), 0),
-                coalesce(sum(leased_until IS NULL AND due_at > ?1), 0),
+                coalesce(sum(leased_until IS NULL AND due_at > ?1 AND due_at < ?2), 0),
                 coalesce(sum(leased_until IS NOT NULL), 0)
          FROM jobs",
     )
     .map_err(unavailable)?
-    .query_row(params![now], |row| {
+    .query_row(params![now, PAUSED_DUE_AT], |row| {
         let count = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap_or(0));
         Ok(JobCounts {
             due: count(0)?,

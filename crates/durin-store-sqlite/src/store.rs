@@ -166,6 +166,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn fail_paused_run(
+        &self,
+        run_id: &str,
+        end: RunFinal,
+        emit_events: Vec<NewEvent>,
+        start_runs: Vec<NewRun>,
+    ) -> Result<Option<RunRecord>> {
+        let run_id = run_id.to_owned();
+        self.writer
+            .write(move |c| actions::fail_paused_run(c, &run_id, &end, &emit_events, &start_runs))
+            .await
+    }
+
+    async fn resume_run(&self, run_id: &str, now: UnixMillis) -> Result<Option<RunRecord>> {
+        let run_id = run_id.to_owned();
+        self.writer
+            .write(move |c| actions::resume_run(c, &run_id, now))
+            .await
+    }
+
     async fn start_rerun(
         &self,
         run: NewRun,

@@ -99,6 +99,7 @@ async fn everything_written_is_there_after_reopening() {
         outcome,
         error: None,
         next_attempt_at: next,
+        explanation: None,
     };
     let first = record(AttemptOutcome::Error, T0 + 2, Some(T0 + 10));
     let finish = AttemptFinish::new;
@@ -108,6 +109,8 @@ async fn everything_written_is_there_after_reopening() {
             JobUpdate::Retry {
                 attempt: 1,
                 due_at: T0 + 10,
+                state: durin_core::RetryState::default(),
+                spends_run_retry: true,
             },
         ))
         .await

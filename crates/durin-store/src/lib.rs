@@ -106,6 +106,20 @@ pub trait Store: Send + Sync + 'static {
         original_run_id: &str,
         memos: Vec<StepMemo>,
     ) -> Result<()>;
+    /// Fails a paused run: status `Failed` with `end`'s output, its jobs and pauses removed, `emit_events`
+    /// and `start_runs` stored, in one commit. A run that is not paused is left as it is. Returns the run
+    /// as it is afterwards, or `None` when there is no such run.
+    async fn fail_paused_run(
+        &self,
+        run_id: &str,
+        end: RunFinal,
+        emit_events: Vec<NewEvent>,
+        start_runs: Vec<NewRun>,
+    ) -> Result<Option<RunRecord>>;
+    /// Resumes a paused run: each paused job becomes a fresh job (a new id, attempt 0, no counters) due
+    /// at `now`, and the run `Running` again. A run that is not paused is left as it is. Returns the run as
+    /// it is afterwards, or `None` when there is no such run.
+    async fn resume_run(&self, run_id: &str, now: UnixMillis) -> Result<Option<RunRecord>>;
     /// Makes every job of the run that waits in backoff (attempt > 0, not leased) due at `now`. Returns
     /// how many.
     async fn retry_now(&self, run_id: &str, now: UnixMillis) -> Result<u64>;

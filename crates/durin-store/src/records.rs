@@ -1,6 +1,8 @@
 //! What the store holds. Ids are text, times are Unix milliseconds, JSON is `serde_json::Value`.
 
-use durin_core::{AttemptOutcome, FunctionConfig, JobKind, RetryPolicy, RunStatus, UnixMillis};
+use durin_core::{
+    AttemptOutcome, FunctionConfig, JobKind, RetryPolicy, RetryState, RunStatus, UnixMillis,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -82,6 +84,8 @@ pub struct ClaimedJob {
     pub kind: JobKind,
     pub attempt: u32,
     pub policy: RetryPolicy,
+    /// The job's counters beyond its attempt number (per error rule, cool-downs); empty for most jobs.
+    pub retry_state: RetryState,
     pub due_at: UnixMillis,
     /// An earlier lease expired: the previous attempt never reported back.
     pub interrupted: bool,
@@ -89,6 +93,11 @@ pub struct ClaimedJob {
     /// expired) always sets a later time, so a finish carrying this value proves the job is still its own.
     pub leased_until: UnixMillis,
 }
+
+/// The due time of a paused job: never due, so no claim takes it; [`Store::resume_run`] makes it due again.
+///
+/// [`Store::resume_run`]: crate::Store::resume_run
+pub const PAUSED_DUE_AT: UnixMillis = UnixMillis::MAX;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRecord {
@@ -130,6 +139,8 @@ pub struct RunState {
     pub steps_bytes: u64,
     pub request_version: i64,
     pub disable_immediate_execution: bool,
+    /// Retries the run's steps have taken (cool-downs excluded), for a run-level retry budget.
+    pub retries_used: u32,
     /// Hashed ids of the steps with a pending pause (waiting for an event, an invoked run, a timeout).
     pub waiting_steps: Vec<String>,
 }
@@ -149,13 +160,25 @@ pub struct AttemptRecord {
     pub error: Option<Value>,
     /// When the job is tried again, if it is.
     pub next_attempt_at: Option<UnixMillis>,
+    /// Why the failure led where it did (`durin_core::Explanation` as JSON): the policy, the rule, the
+    /// counter and the delay. `None` for attempts that did not fail.
+    pub explanation: Option<Value>,
 }
 
 /// What happens to the job that was attempted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobUpdate {
-    /// Try it again as `attempt` at `due_at`.
-    Retry { attempt: u32, due_at: UnixMillis },
+    /// Try it again as `attempt` at `due_at`, with the counters `state`. `spends_run_retry`: the run's
+    /// retry count goes up by one (a cool-down does not spend one).
+    Retry {
+        attempt: u32,
+        due_at: UnixMillis,
+        state: RetryState,
+        spends_run_retry: bool,
+    },
+    /// Out of retries under a policy that pauses: the job waits (never due, [`PAUSED_DUE_AT`]) and the run
+    /// is `Paused` until an operator resumes or fails it.
+    Pause,
     /// It is done (succeeded, or failed for good and its consequence is recorded elsewhere in the finish).
     Remove,
     /// It is still running (a checkpoint: the app reported a step before answering).

@@ -65,10 +65,17 @@ pub(crate) enum Command {
     /// Start a run again: from the start, or from a step keeping the earlier steps' results; or rerun
     /// many runs of a function at once (--function).
     Rerun(RerunArgs),
-    /// Cancel a running run.
+    /// Cancel a running (or paused) run.
     Cancel(RunIdArgs),
     /// Make a run's steps that wait in backoff due now.
     RetryNow(RunIdArgs),
+    /// Resume a run paused by its retry policy: each paused step starts again with fresh retries.
+    Resume(RunIdArgs),
+    /// Fail a run paused by its retry policy, with the error its step paused on.
+    Fail(RunIdArgs),
+    /// Say why each attempt of a run led where it did: the policy and rule it counted on, the verdict
+    /// (retry, cool-down, give up, pause), the counter and the delay with its parts.
+    Explain(RunIdArgs),
     /// List the registered functions.
     Functions(JsonArgs),
     /// List the apps with their sync status; `apps add <url>` and `apps sync <url>` sync one now.
@@ -200,7 +207,7 @@ pub(crate) struct SendArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunsArgs {
-    /// Only runs with this status (running, completed, failed, cancelled).
+    /// Only runs with this status (running, paused, completed, failed, cancelled).
     #[arg(long)]
     pub(crate) status: Option<String>,
     /// Only runs of this function id.
@@ -260,7 +267,8 @@ pub(crate) struct RerunArgs {
     /// Rerun, from the start, every run of this function id that matches --status, --since and --until.
     #[arg(long, value_name = "FUNCTION_ID", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) function: Option<String>,
-    /// With --function: the status of the runs to rerun (running, completed, failed, cancelled).
+    /// With --function: the status of the runs to rerun (running, paused, completed, failed,
+    /// cancelled).
     #[arg(long, default_value = "failed", conflicts_with = "run_id")]
     pub(crate) status: String,
     /// With --function: only runs started within this long ago, e.g. 1h.

@@ -1,5 +1,6 @@
 //! The `durin` binary: `durin dev` and `durin serve` run the engine; the other commands (`send`, `runs`, `run`, `events`,
-//! `rerun`, `cancel`, `retry-now`, `functions`, `apps`) talk to a running one over its REST API.
+//! `rerun`, `cancel`, `retry-now`, `resume`, `fail`, `explain`, `functions`, `apps`) talk to a running one
+//! over its REST API.
 
 mod cli;
 mod client;
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
             Command::Rerun(args) => commands::rerun(&target()?, args).await,
             Command::Cancel(args) => commands::cancel(&target()?, args).await,
             Command::RetryNow(args) => commands::retry_now(&target()?, args).await,
+            Command::Resume(args) => commands::resume(&target()?, args).await,
+            Command::Fail(args) => commands::fail(&target()?, args).await,
+            Command::Explain(args) => commands::explain(&target()?, args).await,
             Command::Functions(args) => commands::functions(&target()?, args).await,
             Command::Apps(args) => commands::apps(&target()?, args).await,
         }

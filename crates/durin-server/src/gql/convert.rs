@@ -11,6 +11,7 @@ use super::types::{FunctionRun, FunctionRunStatus, RunTraceSpanStatus, StepError
 pub(crate) fn run_status(status: RunStatus) -> FunctionRunStatus {
     match status {
         RunStatus::Running => FunctionRunStatus::Running,
+        RunStatus::Paused => FunctionRunStatus::Paused,
         RunStatus::Completed => FunctionRunStatus::Completed,
         RunStatus::Failed => FunctionRunStatus::Failed,
         RunStatus::Cancelled => FunctionRunStatus::Cancelled,
@@ -20,6 +21,7 @@ pub(crate) fn run_status(status: RunStatus) -> FunctionRunStatus {
 pub(crate) fn run_span_status(status: RunStatus) -> RunTraceSpanStatus {
     match status {
         RunStatus::Running => RunTraceSpanStatus::Running,
+        RunStatus::Paused => RunTraceSpanStatus::Waiting,
         RunStatus::Completed => RunTraceSpanStatus::Completed,
         RunStatus::Failed => RunTraceSpanStatus::Failed,
         RunStatus::Cancelled => RunTraceSpanStatus::Cancelled,

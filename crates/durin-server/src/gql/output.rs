@@ -104,7 +104,9 @@ pub(crate) fn run_output(run: &RunRecord) -> RunTraceSpanOutput {
             error: Some(step_error(&output)),
             ..RunTraceSpanOutput::default()
         },
-        RunStatus::Running | RunStatus::Cancelled => RunTraceSpanOutput::default(),
+        RunStatus::Running | RunStatus::Paused | RunStatus::Cancelled => {
+            RunTraceSpanOutput::default()
+        }
     }
 }
 

@@ -148,7 +148,8 @@ fn step_status(status: StepStatus) -> RunTraceSpanStatus {
         StepStatus::Completed => RunTraceSpanStatus::Completed,
         StepStatus::Failed => RunTraceSpanStatus::Failed,
         StepStatus::Running => RunTraceSpanStatus::Running,
-        StepStatus::Waiting => RunTraceSpanStatus::Waiting,
+        // Paused: out of retries, waiting for an operator to resume or fail the run.
+        StepStatus::Waiting | StepStatus::Paused => RunTraceSpanStatus::Waiting,
         // Waiting in backoff for its next attempt.
         StepStatus::Scheduled => RunTraceSpanStatus::Queued,
         StepStatus::Cancelled => RunTraceSpanStatus::Cancelled,
@@ -201,6 +202,7 @@ mod tests {
             error: (outcome != AttemptOutcome::Ok)
                 .then(|| json!({"name": "Error", "message": format!("try {n}")})),
             next_attempt_at: None,
+            explanation: None,
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) enum FunctionRunStatus {
     Running,
     Queued,
     Skipped,
+    /// Out of retries under a policy that pauses; waits for an operator (Durin's retry policies).
+    Paused,
 }
 
 /// A span's status.

@@ -106,6 +106,8 @@ pub async fn retry_now_makes_waiting_retries_due(store: Arc<dyn Store>) {
         JobUpdate::Retry {
             attempt: 1,
             due_at: T0 + 60_000,
+            state: durin_core::RetryState::default(),
+            spends_run_retry: true,
         },
     );
     failed.attempt.next_attempt_at = Some(T0 + 60_000);

@@ -56,6 +56,8 @@ pub async fn finish_attempt_records_the_attempt_with_all_fields(store: Arc<dyn S
         let update = JobUpdate::Retry {
             attempt: n + 1,
             due_at: next,
+            state: durin_core::RetryState::default(),
+            spends_run_retry: true,
         };
         store
             .finish_attempt(finish(record.clone(), update))
@@ -108,6 +110,8 @@ pub async fn finish_attempt_retry_reschedules_the_same_job(store: Arc<dyn Store>
             JobUpdate::Retry {
                 attempt: 1,
                 due_at: retry_at,
+                state: durin_core::RetryState::default(),
+                spends_run_retry: true,
             },
         ))
         .await
@@ -243,6 +247,7 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
                 kind: step("s1"),
                 attempt: 0,
                 policy: RetryPolicy::with_retries(7),
+                retry_state: durin_core::RetryState::default(),
                 due_at: T0 + 10,
                 interrupted: false,
                 leased_until: T0 + 10 + LEASE_MS,
@@ -254,6 +259,7 @@ pub async fn finish_attempt_enqueue_dedupes_pending_jobs(store: Arc<dyn Store>) 
                 kind: step("s2"),
                 attempt: 0,
                 policy: RetryPolicy::with_retries(7),
+                retry_state: durin_core::RetryState::default(),
                 due_at: T0 + 10,
                 interrupted: false,
                 leased_until: T0 + 10 + LEASE_MS,
@@ -605,6 +611,8 @@ pub async fn finish_attempt_on_a_run_no_longer_running_only_records_the_attempt(
         JobUpdate::Retry {
             attempt: 1,
             due_at: T0 + 100,
+            state: durin_core::RetryState::default(),
+            spends_run_retry: true,
         },
     );
     late.memos = vec![memo("s2", json!({"data": "late"}))];

@@ -134,6 +134,7 @@ pub async fn accept_events_creates_runs_with_a_first_discovery_job(store: Arc<dy
             kind: JobKind::Discovery,
             attempt: 0,
             policy: new.policy.clone(),
+            retry_state: durin_core::RetryState::default(),
             due_at: new.started_at,
             interrupted: false,
             leased_until: T0 + 5 + LEASE_MS,

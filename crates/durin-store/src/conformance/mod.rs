@@ -27,6 +27,7 @@ pub mod finish;
 pub mod intake;
 pub mod queue;
 pub mod reads;
+pub mod retry_policies;
 mod support;
 
 /// Expands to one `#[tokio::test]` per conformance test, each on a fresh store built by `$make`, an
@@ -113,6 +114,19 @@ macro_rules! __conformance_list {
                 list_runs_filters_and_limits,
                 jobs_for_run_lists_only_the_runs_jobs,
             }
+            retry_policies {
+                retry_state_round_trips_through_retry_and_claim,
+                spends_run_retry_counts_the_runs_retries,
+                a_paused_job_is_never_due,
+                a_paused_runs_other_jobs_still_finish,
+                a_paused_runs_pause_still_matches_an_event,
+                resume_run_makes_paused_jobs_fresh_and_due_now,
+                resume_run_of_a_run_not_paused_changes_nothing,
+                fail_paused_run_fails_it_with_its_output,
+                fail_paused_run_leaves_a_running_run,
+                cancel_run_cancels_a_paused_run,
+                attempt_explanations_round_trip,
+            }
             concurrency {
                 concurrent_accept_events_all_succeed_and_are_readable,
                 a_failing_call_does_not_undo_concurrent_calls,
@@ -172,6 +186,7 @@ mod tests {
             ("queue", include_str!("queue.rs")),
             ("finish", include_str!("finish.rs")),
             ("reads", include_str!("reads.rs")),
+            ("retry_policies", include_str!("retry_policies.rs")),
             ("concurrency", include_str!("concurrency.rs")),
         ];
         let mut defined: Vec<String> = sources

@@ -166,6 +166,7 @@ pub(crate) fn attempt_of(
         outcome,
         error: None,
         next_attempt_at: None,
+        explanation: None,
     }
 }
 

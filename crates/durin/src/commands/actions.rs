@@ -1,5 +1,6 @@
 //! What an operator does to runs: `durin rerun` (one run, from the start or from a step; or many runs of
-//! a function), `durin cancel`, `durin retry-now`.
+//! a function), `durin cancel`, `durin retry-now`, and for a run its retry policy paused, `durin resume`
+//! and `durin fail`.
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use super::{ago_ms, print_json, run_status, segment};
 use crate::cli::{RerunArgs, RunIdArgs, UsageError};
 use crate::client::{EngineClient, Target};
-use crate::output::text;
+use crate::output::{error_line, text};
 
 pub(crate) async fn rerun(target: &Target, args: RerunArgs) -> anyhow::Result<ExitCode> {
     let client = EngineClient::new(target);
@@ -105,5 +106,44 @@ pub(crate) async fn retry_now(target: &Target, args: RunIdArgs) -> anyhow::Resul
         format!("{jobs} waiting attempts are")
     };
     println!("run {}: {what} due now", args.run_id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `durin resume <run>`: the run's paused steps start again, each with a fresh retry counter.
+pub(crate) async fn resume(target: &Target, args: RunIdArgs) -> anyhow::Result<ExitCode> {
+    let run = EngineClient::new(target)
+        .post_data(
+            &format!("/v1/runs/{}/resume", segment(&args.run_id)),
+            &Value::Object(Default::default()),
+        )
+        .await?;
+    if args.json {
+        print_json(&run);
+    } else {
+        println!(
+            "resumed run {}: its paused steps start again with fresh retries",
+            text(&run["run_id"])
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `durin fail <run>`: the paused run fails with the error its step paused on.
+pub(crate) async fn fail(target: &Target, args: RunIdArgs) -> anyhow::Result<ExitCode> {
+    let run = EngineClient::new(target)
+        .post_data(
+            &format!("/v1/runs/{}/fail", segment(&args.run_id)),
+            &Value::Object(Default::default()),
+        )
+        .await?;
+    if args.json {
+        print_json(&run);
+    } else {
+        println!(
+            "failed run {}: {}",
+            text(&run["run_id"]),
+            error_line(&run["output"])
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,14 +4,16 @@
 mod actions;
 mod apps;
 mod events;
+mod explain;
 mod functions;
 mod run;
 mod runs;
 mod send;
 
-pub(crate) use actions::{cancel, rerun, retry_now};
+pub(crate) use actions::{cancel, fail, rerun, resume, retry_now};
 pub(crate) use apps::apps;
 pub(crate) use events::events;
+pub(crate) use explain::explain;
 pub(crate) use functions::functions;
 pub(crate) use run::run;
 pub(crate) use runs::runs;
@@ -30,11 +32,12 @@ fn print_json(value: &Value) {
 fn run_status(flag: &str, status: &str) -> Result<&'static str, UsageError> {
     match status.to_ascii_lowercase().as_str() {
         "running" => Ok("Running"),
+        "paused" => Ok("Paused"),
         "completed" => Ok("Completed"),
         "failed" => Ok("Failed"),
         "cancelled" | "canceled" => Ok("Cancelled"),
         _ => Err(UsageError(format!(
-            "{flag} {status:?}: use running, completed, failed or cancelled"
+            "{flag} {status:?}: use running, paused, completed, failed or cancelled"
         ))),
     }
 }
@@ -86,6 +89,7 @@ mod tests {
     fn statuses_are_spelled_as_the_api_does() {
         assert_eq!(run_status("--status", "FAILED").unwrap(), "Failed");
         assert_eq!(run_status("--status", "canceled").unwrap(), "Cancelled");
+        assert_eq!(run_status("--status", "Paused").unwrap(), "Paused");
         assert!(run_status("--status", "done").is_err());
         assert!(ago_ms("--since", "1h").is_ok());
         assert!(ago_ms("--since", "soon").is_err());

@@ -79,6 +79,30 @@ fn summary(run: &Value, steps: &[Value], now: i64, colour: bool) -> Vec<(&'stati
             }
         }
         "Completed" => lines.push(("output", short(&text(&run["output"]), 200))),
+        "Paused" => {
+            let paused = &run["paused"];
+            if paused.is_object() {
+                let step = match paused["step"].as_str() {
+                    Some(name) => name.to_owned(),
+                    None => "(function body)".to_owned(),
+                };
+                lines.push((
+                    "paused in",
+                    format!(
+                        "{step} after {} attempts, since {}",
+                        text(&paused["attempts"]),
+                        time(&paused["since"])
+                    ),
+                ));
+                lines.push(("error", red(&error_line(&paused["error"]), colour)));
+                lines.push(("why", text(&paused["reason"])));
+            }
+            let id = text(&run["run_id"]);
+            lines.push((
+                "go on",
+                format!("durin resume {id} (fresh retries) or durin fail {id}; durin explain {id}"),
+            ));
+        }
         _ => {}
     }
     for step in steps {
