@@ -55,7 +55,9 @@ export const JITTER_MS = 30_000;
 export const REQUEST_TIMEOUT_S = 2;
 /**
  * The fourth engine's `--retry-policies` (issue 8): `call-bank` gets 1 retry 200 ms apart, `ledger` an
- * exponential backoff (100, 200, 300 ms: 400 capped) with the function's 4 retries. The app sets neither.
+ * exponential backoff (100, 200, 300 ms: 400 capped) with the function's 4 retries; `policy-rules`,
+ * `policy-cool-*` and `policy-pause` get rules per error class, cool-downs and a pause when out of
+ * retries. The app sets none of it.
  */
 export const POLICIES = {
   policies: [

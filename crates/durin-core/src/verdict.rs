@@ -225,7 +225,8 @@ pub fn judge(
             explanation,
             GiveUpReason::AttemptsExhausted,
             format!(
-                "retries spent: failure {failures} on {counter}, which allows {retries} retries{cool_down_note}"
+                "retries spent: failure {failures} on {counter}, which allows {}{cool_down_note}",
+                count(retries, "retry", "retries")
             ),
         );
     }
@@ -287,6 +288,10 @@ pub fn judge(
         },
         explanation,
     }
+}
+
+fn count(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn backoff_name(backoff: &Backoff, knobs: &BackoffKnobs) -> &'static str {

@@ -870,7 +870,7 @@ fn one_wait_longer_than_the_whole_allowance_counts_as_a_failure() {
     assert_eq!(steps[0].state.cool_downs, 0);
     assert_eq!(
         steps[1].explanation().reason,
-        "retries spent: failure 2 on the policy's retries, which allows 1 retries (the 1000 ms cool-down allowance is spent, so this Retry-After counts as a failure); the step fails"
+        "retries spent: failure 2 on the policy's retries, which allows 1 retry (the 1000 ms cool-down allowance is spent, so this Retry-After counts as a failure); the step fails"
     );
 }
 
@@ -983,7 +983,7 @@ fn pause_turns_spent_retries_into_a_pause() {
     );
     assert_eq!(
         steps[1].explanation().reason,
-        "retries spent: failure 2 on the policy's retries, which allows 1 retries; the policy pauses the run until it is resumed or failed"
+        "retries spent: failure 2 on the policy's retries, which allows 1 retry; the policy pauses the run until it is resumed or failed"
     );
     // A rule's spent counter pauses too.
     let steps = simulate_names(

@@ -421,6 +421,14 @@ impl Planner<'_> {
         );
         let mut explanation = judged.explanation;
         explanation.policy = Some(source.describe().to_owned());
+        // Core speaks of a step; a failure that is not a step's own (the function body, a whole request)
+        // ends the run when it gives up.
+        let fails_run = !(from_step_op && step.id.is_some());
+        if fails_run && matches!(judged.next, Next::GiveUp(_)) {
+            explanation.reason = explanation
+                .reason
+                .replace("; the step fails", "; the run fails");
+        }
         let explanation = serde_json::to_value(&explanation).ok();
         match judged.next {
             Next::Retry {

@@ -379,9 +379,9 @@ impl From<&AttemptRecord> for Attempt {
 pub(crate) struct Job {
     pub(crate) job_id: String,
     pub(crate) kind: JobKind,
-    /// When the job is due (RFC 3339).
-    pub(crate) at: String,
-    pub(crate) at_ms: i64,
+    /// When the job is due (RFC 3339); `null` while it is paused.
+    pub(crate) at: Option<String>,
+    pub(crate) at_ms: Option<i64>,
     /// Zero-based position in the run's list of pending jobs.
     pub(crate) position: usize,
     /// Zero-based number of the attempt the job will make.
@@ -389,7 +389,7 @@ pub(crate) struct Job {
     /// Whether an attempt is in flight.
     pub(crate) leased: bool,
     /// The job ran out of retries and waits for its run to be resumed (or failed); it has no due time
-    /// then (`at` is empty).
+    /// then.
     pub(crate) paused: bool,
 }
 
@@ -399,12 +399,8 @@ impl Job {
         Self {
             job_id: record.job_id.clone(),
             kind: (&record.kind).into(),
-            at: if paused {
-                String::new()
-            } else {
-                rfc3339(record.due_at)
-            },
-            at_ms: record.due_at,
+            at: (!paused).then(|| rfc3339(record.due_at)),
+            at_ms: (!paused).then_some(record.due_at),
             position,
             attempt: record.attempt,
             leased: record.leased,

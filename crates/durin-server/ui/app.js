@@ -351,6 +351,7 @@ async function act(button, label, fn) {
 
 const RUN_STATUS = {
   Running: { icon: "●", cls: "running", label: "Running" },
+  Paused: { icon: "‖", cls: "paused", label: "Paused" },
   Completed: { icon: "✓", cls: "ok", label: "Completed" },
   Failed: { icon: "✕", cls: "failed", label: "Failed" },
   Cancelled: { icon: "⊘", cls: "cancelled", label: "Cancelled" },
@@ -362,6 +363,7 @@ const STEP_STATUS = {
   running: { icon: "●", cls: "running", label: "Running" },
   waiting: { icon: "◷", cls: "waiting", label: "Waiting" },
   scheduled: { icon: "↻", cls: "retrying", label: "Retry scheduled" },
+  paused: { icon: "‖", cls: "paused", label: "Paused" },
   cancelled: { icon: "⊘", cls: "cancelled", label: "Cancelled" },
 };
 
@@ -606,6 +608,7 @@ function runsPage(main, query) {
         ended_at: r.ended_at,
         original_run_id: r.original_run_id ?? null,
         error: r.status === "Failed" && r.output && typeof r.output === "object" ? `${r.output.name || "Error"}: ${r.output.message ?? ""}` : null,
+        paused: r.status === "Paused" && r.paused ? `${r.paused.step ? `${r.paused.step}: ` : ""}${r.paused.reason}` : null,
       }));
       return { runs: slim, fns: fns.map((f) => [f.id, f.name]), events: events.map((e) => (e ? e.name : null)) };
     },
@@ -644,6 +647,7 @@ function runsPage(main, query) {
                 h("div", { class: "strong" }, names.get(run.function_id) || run.function_id),
                 h("div", { class: "mono small muted" }, run.function_id),
                 run.error ? h("div", { class: "run-error-line small ellipsis", title: run.error, "data-testid": "run-error-line" }, run.error) : null,
+                run.paused ? h("div", { class: "run-paused-line small ellipsis", title: run.paused, "data-testid": "run-paused-line" }, `‖ ${run.paused}`) : null,
               ),
               h(
                 "td",
@@ -754,8 +758,9 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
   const started = ms(run.run_started_at);
   const ended = ms(run.ended_at);
   const running = run.status === "Running";
+  const paused = run.status === "Paused";
   const now = Date.now();
-  const backoffJobs = jobs.filter((j) => !j.leased && j.attempt > 0 && j.at_ms > now);
+  const backoffJobs = jobs.filter((j) => !j.leased && !j.paused && j.attempt > 0 && j.at_ms > now);
   const scheduled = steps.filter((s) => s.status === "scheduled" && s.next_attempt_at_ms !== null);
   const nextRetry = scheduled.length ? scheduled.reduce((a, b) => (a.next_attempt_at_ms <= b.next_attempt_at_ms ? a : b)) : null;
   const canRetryNow = running && (scheduled.length > 0 || backoffJobs.length > 0);
@@ -790,14 +795,50 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
           "↻ Retry now",
         )
       : null,
+    paused
+      ? h(
+          "button",
+          {
+            class: "btn btn--primary",
+            "data-testid": "btn-resume",
+            title: "Start the paused step again, with fresh retries",
+            onclick: (e) =>
+              act(e.currentTarget, "Resuming…", async () => {
+                if (!confirm(`Resume run ${run.run_id}? Its paused step starts again with fresh retries.`)) return;
+                await api(`/v1/runs/${enc(run.run_id)}/resume`, { method: "POST", body: {} });
+                toast("Run resumed", "ok");
+                reload();
+              }),
+          },
+          "▶ Resume",
+        )
+      : null,
+    paused
+      ? h(
+          "button",
+          {
+            class: "btn btn--danger",
+            "data-testid": "btn-fail",
+            title: "Fail this run with the error its step paused on",
+            onclick: (e) =>
+              act(e.currentTarget, "Failing…", async () => {
+                if (!confirm(`Fail run ${run.run_id}? It fails with the error its step paused on; failure handlers run.`)) return;
+                await api(`/v1/runs/${enc(run.run_id)}/fail`, { method: "POST", body: {} });
+                toast("Run failed", "ok");
+                reload();
+              }),
+          },
+          "Fail",
+        )
+      : null,
     h("button", { class: "btn", "data-testid": "btn-rerun", title: "Start a new run of this function with the same event", onclick: rerun(null) }, "Rerun"),
     h(
       "button",
       {
         class: "btn btn--danger",
         "data-testid": "btn-cancel",
-        disabled: !running,
-        title: running ? "Stop this run: no further attempts" : "Only a running run can be cancelled",
+        disabled: !(running || paused),
+        title: running || paused ? "Stop this run: no further attempts" : "Only a running or paused run can be cancelled",
         onclick: (e) =>
           act(e.currentTarget, "Cancelling…", async () => {
             if (!confirm(`Cancel run ${run.run_id}? Its pending attempts will not be made.`)) return;
@@ -853,6 +894,25 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
         )
       : null;
 
+  const pause = paused ? run.paused || null : null;
+  const pausedSummary = paused
+    ? h(
+        "div",
+        { class: "notice notice--paused", "data-testid": "paused-summary" },
+        h("span", { class: "notice-icon", "aria-hidden": "true" }, "‖"),
+        h(
+          "span",
+          null,
+          h("strong", null, "Paused"),
+          pause ? [" in ", pause.step ? ["step ", mono(pause.step)] : "the function body", ` after ${plural(pause.attempts, "attempt")}`] : null,
+          pause && pause.error ? [": ", mono(`${pause.error.name || "Error"}: ${pause.error.message ?? ""}`)] : null,
+          pause ? h("span", { class: "muted" }, " · ", timeAgo(pause.since_ms)) : null,
+          h("span", { class: "paused-reason", "data-testid": "paused-reason" }, pause ? pause.reason : "Out of retries under a policy that pauses."),
+          h("span", { class: "muted small" }, "Resume starts the step again with fresh retries; Fail fails the run with this error."),
+        ),
+      )
+    : null;
+
   const retryBanner = nextRetry
     ? h(
         "div",
@@ -864,7 +924,7 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
           h("strong", null, "Next attempt"),
           " of ",
           mono(nextRetry.name),
-          maxAttempts ? ` (attempt ${nextRetry.attempts.length + 1} of ${maxAttempts})` : "",
+          stepMaxAttempts(nextRetry, maxAttempts) ? ` (attempt ${nextRetry.attempts[nextRetry.attempts.length - 1].attempt + 2} of ${stepMaxAttempts(nextRetry, maxAttempts)})` : "",
           " ",
           countdown(nextRetry.next_attempt_at_ms, { class: "countdown", "data-testid": "next-retry-countdown" }),
           h("span", { class: "muted" }, ` · at ${clock(nextRetry.next_attempt_at_ms)}`),
@@ -882,7 +942,9 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
         ? errorBlock(run.output && typeof run.output === "object" ? run.output : { name: "Error", message: String(run.output) }, `run:${run.run_id}`, { "data-testid": "run-error" })
         : run.status === "Cancelled"
           ? h("p", { class: "muted", "data-testid": "run-output" }, `Cancelled${ended !== null ? ` ${relative(ended)}` : ""}: no further attempts are made.`)
-          : h("p", { class: "muted", "data-testid": "run-output" }, "No output yet: the run is still going."),
+          : paused
+            ? h("p", { class: "muted", "data-testid": "run-output" }, "No output yet: the run is paused until it is resumed or failed.")
+            : h("p", { class: "muted", "data-testid": "run-output" }, "No output yet: the run is still going."),
   );
 
   const span = Math.max(1, (ended ?? now) - started);
@@ -929,6 +991,7 @@ function runView({ run, steps: { source, steps }, jobs, fn, event, reruns }, rel
     h("div", { class: "run-head" }, title, actions),
     facts,
     failureSummary,
+    pausedSummary,
     retryBanner,
     h("div", { class: "run-grid" }, h("div", { class: "run-main" }, timeline), h("aside", { class: "run-side" }, outputPanel, rerunsPanel, eventPanel)),
   ];
@@ -950,6 +1013,16 @@ function orderSteps(steps, run) {
 
 function fact(label, value) {
   return h("div", { class: "fact" }, h("dt", null, label), h("dd", null, value));
+}
+
+/**
+ * The attempts a step may make: what its latest explanation counted on (a policy file or the step's own
+ * options may give it other retries than the function's), else the function's.
+ */
+function stepMaxAttempts(step, fallback) {
+  const explained = [...step.attempts].reverse().find((a) => a.explanation);
+  const e = explained && explained.explanation;
+  return e && !e.rule && typeof e.retries === "number" ? e.retries + 1 : fallback;
 }
 
 function stepCard(step, index, { run, started, span, maxAttempts, rerunFrom }) {
@@ -982,7 +1055,7 @@ function stepCard(step, index, { run, started, span, maxAttempts, rerunFrom }) {
       step.status === "scheduled" && step.next_attempt_at_ms !== null
         ? h("span", { class: "step-next" }, "next attempt ", countdown(step.next_attempt_at_ms, { class: "countdown", "data-testid": "step-countdown" }))
         : null,
-      !body && run.status !== "Running"
+      !body && run.status !== "Running" && run.status !== "Paused"
         ? h("button", { class: "btn btn--small", "data-testid": "btn-rerun-from", "data-step": step.name, title: `Rerun this function from ${step.name}: the steps before it keep their results`, onclick: rerunFrom(step.name) }, "Rerun from here")
         : null,
     ),
@@ -990,7 +1063,7 @@ function stepCard(step, index, { run, started, span, maxAttempts, rerunFrom }) {
       ? h(
           "ol",
           { class: "attempts" },
-          step.attempts.map((a, i) => attemptRow(a, `${key}:${i}`, { started, span, maxAttempts, last: i === step.attempts.length - 1, step })),
+          step.attempts.map((a, i) => attemptRow(a, `${key}:${i}`, { started, span, maxAttempts: stepMaxAttempts(step, maxAttempts), last: i === step.attempts.length - 1, step })),
         )
       : h(
           "p",
@@ -1030,7 +1103,44 @@ function attemptRow(a, key, { started, span, maxAttempts, last, step }) {
       h("span", { class: "waterfall", "aria-hidden": "true", title: "When this attempt ran, within the run" }, h("span", { class: "bar", style: `left:${left.toFixed(2)}%;width:${width.toFixed(2)}%` })),
     ),
     failed && a.error ? errorBlock(a.error, key, { "data-testid": "attempt-error" }) : null,
+    a.explanation ? explanationBlock(a.explanation) : null,
     showNext ? h("div", { class: "attempt-next muted small" }, "next attempt scheduled ", duration(a.next_attempt_at_ms - (a.ended_at_ms ?? at)), " later") : null,
+  );
+}
+
+const VERDICT = {
+  retry: { cls: "retrying", label: "Retry" },
+  cool_down: { cls: "waiting", label: "Cool-down" },
+  give_up: { cls: "failed", label: "Gave up" },
+  pause: { cls: "paused", label: "Paused" },
+};
+
+function millisText(n) {
+  return `${n} ms`;
+}
+
+/** Why a failed attempt led where it did: the verdict and the engine's reason, then the policy, rule, counter and delay. */
+function explanationBlock(e) {
+  const v = VERDICT[e.verdict] || { cls: "neutral", label: e.verdict };
+  const details = [];
+  if (e.policy) details.push(e.policy);
+  if (e.rule) details.push(`rule ${e.rule}`);
+  if (typeof e.failures === "number" && typeof e.retries === "number") {
+    details.push(e.verdict === "cool_down" ? `${plural(e.failures, "failure")} so far, none counted` : `failure ${e.failures} of at most ${e.retries + 1}`);
+  }
+  if (typeof e.run_retries === "number") details.push(`run retries ${e.run_retries_used ?? 0} of ${e.run_retries}`);
+  if (typeof e.delay_ms === "number") {
+    details.push(
+      typeof e.backoff_ms === "number" && typeof e.jitter_ms === "number"
+        ? `delay ${millisText(e.delay_ms)} = backoff ${millisText(e.backoff_ms)} + jitter ${millisText(e.jitter_ms)}`
+        : `delay ${millisText(e.delay_ms)}${typeof e.retry_after_ms === "number" ? " (Retry-After)" : ""}`,
+    );
+  }
+  return h(
+    "div",
+    { class: "explanation", "data-testid": "attempt-explanation", "data-verdict": e.verdict },
+    h("div", { class: "explanation-line" }, h("span", { class: `verdict verdict--${v.cls}`, "data-testid": "explanation-verdict" }, v.label), h("span", { class: "explanation-reason", "data-testid": "explanation-reason" }, e.reason || "")),
+    details.length ? h("div", { class: "explanation-details muted small", "data-testid": "explanation-details" }, details.join(" · ")) : null,
   );
 }
 

@@ -966,6 +966,9 @@ async fn an_unreachable_engine_exits_1_and_bad_dev_flags_exit_2() {
         &["rerun", "--function", "f"][..],
         &["cancel", "01JSOMERUN"][..],
         &["retry-now", "01JSOMERUN"][..],
+        &["resume", "01JSOMERUN"][..],
+        &["fail", "01JSOMERUN", "--json"][..],
+        &["explain", "01JSOMERUN"][..],
         &["functions", "--json"][..],
         &["apps"][..],
         &["apps", "add", "http://127.0.0.1:3000/api/inngest"][..],
@@ -983,7 +986,14 @@ async fn an_unreachable_engine_exits_1_and_bad_dev_flags_exit_2() {
             stdout(&output)
         );
     }
-    for args in [&[][..], &["bogus"][..], &["runs", "extra"][..]] {
+    for args in [
+        &[][..],
+        &["bogus"][..],
+        &["runs", "extra"][..],
+        &["explain"][..],
+        &["resume", ""][..],
+        &["runs", "--status", "sleeping"][..],
+    ] {
         let output = durin_at(unreachable, args).await;
         assert_exit(&output, 2, &format!("durin {args:?}"));
     }
@@ -994,6 +1004,9 @@ async fn an_unreachable_engine_exits_1_and_bad_dev_flags_exit_2() {
         "rerun",
         "cancel",
         "retry-now",
+        "resume",
+        "fail",
+        "explain",
         "functions",
         "apps",
     ] {

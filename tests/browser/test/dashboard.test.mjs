@@ -4,6 +4,7 @@
 //   stack "fast"  durin dev --backoff-scale 0.01: runs fail or complete within seconds
 //   stack "slow"  durin dev with the real backoff table: a run waits 15-45 s in backoff, long enough to watch
 //                 its countdown, press "Retry now" and "Cancel"
+//   stack "pause" durin dev --retry-policies: sync-systems' save-data has 1 retry, then pauses its run
 //
 // The steps share one browser page and run in order. Screenshots go to artifacts/browser/ (gitignored); a
 // failing step also saves failure-<step>.png there and prints the processes' logs.
@@ -31,6 +32,18 @@ const ERROR = "destination system refused the write";
 
 const fast = new Stack("fast", { backoffScale: 0.01 });
 const slow = new Stack("slow");
+const PAUSE_POLICIES = {
+  policies: [
+    {
+      function: "retries-doc-sync-systems",
+      step: "save-data",
+      retries: 1,
+      on_exhausted: "pause",
+      backoff: { kind: "fixed", interval_ms: 50 },
+    },
+  ],
+};
+const pause = new Stack("pause", { retryPolicies: PAUSE_POLICIES });
 let context;
 let page;
 let userDataDir;
@@ -63,7 +76,7 @@ function step(name, fn, timeout = 90_000) {
         const file = await shot(`failure-${slug}`);
         process.stderr.write(`screenshot of the failure: ${file}\n`);
       } catch {}
-      process.stderr.write(`${fast.logs()}\n${slow.logs()}\n`);
+      process.stderr.write(`${fast.logs()}\n${slow.logs()}\n${pause.logs()}\n`);
       throw err;
     }
   });
@@ -93,7 +106,7 @@ describe("dashboard in a real browser", () => {
     if (fs.existsSync(artifactsDir)) {
       for (const f of fs.readdirSync(artifactsDir)) if (f.startsWith("failure-")) fs.rmSync(path.join(artifactsDir, f));
     }
-    await Promise.all([fast.start(), slow.start()]);
+    await Promise.all([fast.start(), slow.start(), pause.start()]);
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "durin-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -110,7 +123,7 @@ describe("dashboard in a real browser", () => {
   after(async () => {
     await context?.close().catch(() => {});
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-    await Promise.all([fast.stop(), slow.stop()]);
+    await Promise.all([fast.stop(), slow.stop(), pause.stop()]);
   });
 
   step("the runs list shows new runs as they start and end, without a reload", async () => {
@@ -322,6 +335,69 @@ describe("dashboard in a real browser", () => {
     assert.equal((await slow.get(`/v1/runs/${run}`)).status, "Cancelled");
     await until("no retry shown any more", async () => (await page.locator("[data-testid=btn-retry-now], [data-testid=next-retry-countdown]").count()) === 0);
     await shot("cancelled");
+  });
+
+  step("a paused run says why, explains every attempt, and is resumed or failed from its buttons", async () => {
+    const syncFn = pause.fn("sync-systems");
+    assert.equal(syncFn, PAUSE_POLICIES.policies[0].function, "the policy file names the function as Durin does");
+    // save-data fails its attempts 0 and 1: with 1 retry, the run pauses instead of failing.
+    const run = (await pause.runOf(await pause.send("app/sync.requested", { save_data_failures: 2 }))).run_id;
+    await pause.runWhen(run, "is Paused", (r) => r.status === "Paused");
+
+    // The runs list: a Paused badge and why.
+    await page.goto(`${pause.url}/#/runs?status=Paused`);
+    const row = page.locator(`[data-testid=run-row][data-run-id="${run}"][data-status="Paused"]`);
+    await row.waitFor();
+    assert.match(await row.locator("[data-testid=run-status]").innerText(), /Paused/);
+    assert.match(await row.locator("[data-testid=run-paused-line]").innerText(), /save-data: retries spent.*pauses the run/);
+
+    // The run page: the badge, the step that paused and why, the buttons.
+    await row.locator("[data-testid=run-link]").click();
+    assert.equal(await runPageId(null), run);
+    await visible(sel.runStatus("Paused"));
+    const summary = await page.innerText("[data-testid=paused-summary]");
+    assert.match(summary, new RegExp(`Paused in step save-data after 2 attempts: Error: ${ERROR}`));
+    assert.match(await page.innerText("[data-testid=paused-reason]"), /retries spent: failure 2 on the policy's retries.*pauses the run until it is resumed or failed/);
+    const saveData = page.locator(sel.step("save-data"));
+    assert.equal(await saveData.getAttribute("data-step-status"), "paused");
+    assert.equal(await page.locator("[data-testid=btn-cancel]").isDisabled(), false, "a paused run can be cancelled");
+
+    // Each failed attempt explains itself: the verdict, the reason, then the policy, counter and delay.
+    const explanations = saveData.locator("[data-testid=attempt-explanation]");
+    assert.deepEqual(await explanations.evaluateAll((es) => es.map((e) => e.dataset.verdict)), ["retry", "pause"]);
+    const reasons = await saveData.locator("[data-testid=explanation-reason]").allInnerTexts();
+    assert.match(reasons[0], /^retry 1 of 1 on the policy's retries, after 50 ms: fixed backoff 50 ms \+ jitter 0 ms/);
+    assert.match(reasons[1], /^retries spent/);
+    const details = await saveData.locator("[data-testid=explanation-details]").allInnerTexts();
+    assert.match(details[0], /the policy file's entry for the step · failure 1 of at most 2 · delay 50 ms = backoff 50 ms \+ jitter 0 ms/);
+    assert.match(details[1], /failure 2 of at most 2/);
+    assert.deepEqual(await saveData.locator("[data-testid=explanation-verdict]").allInnerTexts(), ["RETRY", "PAUSED"]);
+    // The step's own attempt count (the policy's), not the function's 5.
+    assert.deepEqual(
+      (await saveData.locator("[data-testid=attempt-number]").allInnerTexts()).map((t) => t.replace(/\s+/g, " ").trim()),
+      ["Attempt 1 / 2", "Attempt 2 / 2"],
+    );
+    // get-data never failed: nothing to explain.
+    assert.equal(await page.locator(`${sel.step("get-data")} [data-testid=attempt-explanation]`).count(), 0);
+    await shot("paused-run");
+
+    // Resume (the confirm() is accepted): save-data starts again at attempt 0, fails its two fresh attempts
+    // (the event still asks for two failures) and pauses the run again.
+    await page.click("[data-testid=btn-resume]");
+    await visible("[data-testid=toast][data-kind=ok]");
+    await until("save-data's two fresh attempts", async () => (await saveData.locator("[data-testid=attempt]").count()) === 4, { timeoutMs: 20_000 });
+    await visible(sel.runStatus("Paused"));
+    const attempts = (await pause.get(`/v1/runs/${run}/attempts`)).filter((a) => a.step_name === "save-data");
+    assert.deepEqual(attempts.map((a) => a.attempt), [0, 1, 0, 1], "resumed at attempt 0");
+    assert.equal(await page.locator("[data-testid=btn-resume]").count(), 1);
+
+    // Fail: the run fails with the step's error; the buttons go.
+    await page.click("[data-testid=btn-fail]");
+    await visible(sel.runStatus("Failed"), 10_000);
+    assert.match(await page.innerText("[data-testid=run-error]"), new RegExp(`Error: ${ERROR}`));
+    assert.equal((await pause.get(`/v1/runs/${run}`)).status, "Failed");
+    await until("no Resume or Fail button any more", async () => (await page.locator("[data-testid=btn-resume], [data-testid=btn-fail], [data-testid=paused-summary]").count()) === 0);
+    await shot("paused-run-failed");
   });
 
   step("the Apps page shows sync status, adds an app by URL and re-syncs", async () => {

@@ -119,11 +119,12 @@ export async function until(what, fn, { timeoutMs = 20_000, intervalMs = 100 } =
   }
 }
 
-/** One engine and one example app synced with it. */
+/** One engine and one example app synced with it; `retryPolicies` (an object) is given as --retry-policies. */
 export class Stack {
-  constructor(name, { backoffScale = null } = {}) {
+  constructor(name, { backoffScale = null, retryPolicies = null } = {}) {
     this.name = name;
     this.backoffScale = backoffScale;
+    this.retryPolicies = retryPolicies;
     this.procs = [];
   }
 
@@ -150,6 +151,11 @@ export class Stack {
     const dataDir = path.join(logDir, `${this.name}-store`);
     const args = ["dev", "--port", String(enginePort), "--data-dir", dataDir, "--no-discovery", "--no-poll", "-u", this.appUrl];
     if (this.backoffScale !== null) args.push("--backoff-scale", String(this.backoffScale));
+    if (this.retryPolicies !== null) {
+      const file = path.join(logDir, `${this.name}-policies.json`);
+      fs.writeFileSync(file, JSON.stringify(this.retryPolicies));
+      args.push("--retry-policies", file);
+    }
     this.engine = startProcess(`${this.name}-durin`, durinBin, args);
     this.procs.push(this.engine);
     await until(`${this.name}: durin dev to answer /health`, async () => (await fetch(`${this.url}/health`)).ok, {
@@ -178,6 +184,14 @@ export class Stack {
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${p} -> ${res.status}: ${text}`);
     return JSON.parse(text).data;
+  }
+
+  /** The run `runId` once `ok(run)` holds. */
+  async runWhen(runId, what, ok, timeoutMs = 20_000) {
+    return until(`run ${runId} ${what}`, async () => {
+      const run = await this.get(`/v1/runs/${runId}`);
+      return ok(run) ? run : null;
+    }, { timeoutMs });
   }
 
   /** Sends one event; returns the engine's id of it. */

@@ -61,12 +61,12 @@ fn header(run: &Value) -> Vec<(&'static str, String)> {
         lines.push((
             "paused",
             format!(
-                "{} since {}: {}",
+                "{}, since {}",
                 step_label(&paused["step"]),
-                time(&paused["since"]),
-                text(&paused["reason"])
+                time(&paused["since"])
             ),
         ));
+        lines.push(("why", text(&paused["reason"])));
     }
     if run["status"] == "Failed" {
         lines.push(("error", error_line(&run["output"])));
@@ -227,7 +227,7 @@ mod tests {
             "explanation": {
                 "policy": "the policy file's entry for the function", "verdict": "pause",
                 "failures": 2, "retries": 1,
-                "reason": "retries spent: failure 2 on the policy's retries, which allows 1 retries; the policy pauses the run until it is resumed or failed",
+                "reason": "retries spent: failure 2 on the policy's retries, which allows 1 retry; the policy pauses the run until it is resumed or failed",
             },
         });
         let lines = attempt_lines(&pause, false);
@@ -275,7 +275,9 @@ mod tests {
         });
         let text = render(&run, &json!([retry()]), false);
         assert!(
-            text.contains("paused     step charge since 2026-01-01 00:00:01.000Z: retries spent"),
+            text.contains(
+                "paused     step charge, since 2026-01-01 00:00:01.000Z\nwhy        retries spent"
+            ),
             "{text}"
         );
         assert!(text.contains("`durin resume R`"), "{text}");
