@@ -233,6 +233,14 @@ async fn sdk_api_graphql_and_metrics_calls_need_the_bearer_token() {
         (reqwest::Method::GET, "/v1/apps"),
         (
             reqwest::Method::POST,
+            "/v1/runs/01J00000000000000000000000/resume",
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/runs/01J00000000000000000000000/fail",
+        ),
+        (
+            reqwest::Method::POST,
             "/v1/checkpoint/01J00000000000000000000000/async",
         ),
         (reqwest::Method::POST, "/v0/gql"),
