@@ -194,7 +194,9 @@ pub fn judge(
     if let (Some(at), Some(cool_down)) = (failure.retry_at, policy.cool_down) {
         let wait = at.saturating_sub(now_ms).max(0);
         let total = failure.state.cool_down_ms.saturating_add(wait);
-        if total <= cool_down.max_total_ms {
+        // A cool-down is a wait the app asked for. A retry time already due is no wait (an interrupted
+        // attempt is retried "now", and counts, retries.md R11): it spends a retry as any failure does.
+        if wait > 0 && total <= cool_down.max_total_ms {
             let mut state = failure.state.clone();
             state.cool_downs = state.cool_downs.saturating_add(1);
             state.cool_down_ms = total;

@@ -893,26 +893,39 @@ fn a_smaller_retry_after_still_fits_what_is_left_of_the_allowance() {
 }
 
 #[test]
-fn a_past_retry_at_is_a_cool_down_of_zero_ms() {
-    let policy = with_cool_down(0, 10_000);
-    // The allowance is all used: a wait of 0 still fits.
-    let state = state_with(&[], 3, 10_000);
+fn a_retry_time_already_due_is_no_cool_down_and_spends_a_retry() {
+    // An interrupted attempt is retried "now" (R11) and a Retry-After in the past asks for no wait:
+    // neither is a rate limit, so neither is free, or a loop of them would never end.
+    let policy = with_cool_down(2, 10_000);
+    let state = state_with(&[], 3, 0);
+    for at in [NOW, NOW - 5_000] {
+        let f = Failure {
+            retry_at: Some(at),
+            ..failure(3, None, &state)
+        };
+        let got = judge_at_now(&policy, &f, 0);
+        assert_eq!(
+            got.next,
+            Next::Retry {
+                attempt: 4,
+                at,
+                state: state.clone(),
+                spends_run_retry: true,
+            }
+        );
+        assert_eq!(got.explanation.verdict, Verdict::Retry);
+        assert_eq!(got.explanation.retry_after_ms, Some(0));
+    }
+    // With the policy's retries spent, such a failure gives up.
+    let spent = state_with(&[], 3, 0);
     let f = Failure {
-        retry_at: Some(NOW - 5_000),
-        ..failure(3, None, &state)
+        retry_at: Some(NOW),
+        ..failure(5, None, &spent)
     };
-    let got = judge_at_now(&policy, &f, 0);
     assert_eq!(
-        got.next,
-        Next::Retry {
-            attempt: 4,
-            at: NOW - 5_000,
-            state: state_with(&[], 4, 10_000),
-            spends_run_retry: false,
-        }
+        judge_at_now(&policy, &f, 0).next,
+        Next::GiveUp(GiveUpReason::AttemptsExhausted)
     );
-    assert_eq!(got.explanation.delay_ms, Some(0));
-    assert_eq!(got.explanation.retry_after_ms, Some(0));
 }
 
 #[test]
@@ -1923,7 +1936,7 @@ proptest! {
             let count = counts.get(&key).copied().unwrap_or(0);
             let wait = step.retry_at.map(|at| (at - step.now).max(0));
             let cools = match (wait, policy.cool_down) {
-                (Some(wait), Some(c)) => cool_total + wait <= c.max_total_ms,
+                (Some(wait), Some(c)) => wait > 0 && cool_total + wait <= c.max_total_ms,
                 _ => false,
             };
             let (expected, spends) = if t.non_retriable {
