@@ -93,7 +93,14 @@ async fn a_rule_in_step_options_runs_its_own_exponential_schedule() {
     // 1, 2, 4, 8 minutes, then capped at 10: 35 minutes of schedule, the default 4 retries exceeded.
     assert_eq!(
         gaps(&attempts),
-        [secs(60), secs(120), secs(240), secs(480), secs(600), secs(600)]
+        [
+            secs(60),
+            secs(120),
+            secs(240),
+            secs(480),
+            secs(600),
+            secs(600)
+        ]
     );
 }
 
