@@ -28,8 +28,9 @@ pub struct EngineConfig {
     pub checkpointing: bool,
     /// How many steps, and how many bytes of step results, one run may store.
     pub run_limits: crate::limits::RunLimits,
-    /// Retry policies configured on Durin's side, per function and per step (`--retry-policies`).
-    pub retry_policies: std::sync::Arc<crate::policies::RetryPolicies>,
+    /// Retry policies configured on Durin's side, per function and per step (`--retry-policies`). Given,
+    /// they are stored at start, replacing the document set through the API; `None` keeps the stored one.
+    pub retry_policies: Option<std::sync::Arc<crate::policies::RetryPolicies>>,
     /// Keys: signing requests to apps, and who may call the engine.
     pub security: Security,
     /// The jitter sample every backoff uses, in `[0, JITTER_MAX_MS)`; `None` draws one at random per
@@ -122,7 +123,7 @@ impl Default for EngineConfig {
             public_url: "http://127.0.0.1:8288".into(),
             checkpointing: true,
             run_limits: crate::limits::RunLimits::default(),
-            retry_policies: std::sync::Arc::default(),
+            retry_policies: None,
             security: Security::default(),
             jitter_sample: None,
         }

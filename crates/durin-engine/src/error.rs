@@ -9,6 +9,9 @@ pub enum EngineError {
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// A retry policy document was refused; the message names the entry and the field.
+    #[error(transparent)]
+    Policies(#[from] crate::policies::PolicyFileError),
     /// The request refers to work that has moved on (a finished run, a job no longer running).
     #[error("{0}")]
     Stale(String),

@@ -49,7 +49,7 @@ impl Engine {
             return failed(error, true);
         }
         let mut request = call_request(job, state, step_id);
-        request.ctx.max_attempts = Some(self.inner.config.retry_policies.max_attempts(
+        request.ctx.max_attempts = Some(self.retry_policies().max_attempts(
             &job.function_id,
             &job.policy,
             job.attempt,

@@ -3,8 +3,8 @@
 //!
 //! **Architecture invariant:** every failure path goes through `durin_core::decide`; the engine draws the
 //! jitter sample and reads the clock, the domain decides. All state lives in the [`Store`]: the engine keeps
-//! only caches it can rebuild (the function list), wake-ups it can recompute (the next due time) and the
-//! call requests it has in flight.
+//! only caches it can rebuild (the function list, the retry policies), wake-ups it can recompute (the next
+//! due time) and the call requests it has in flight.
 
 mod actions;
 mod backpressure;
@@ -41,5 +41,5 @@ pub use error::{EngineError, IntakeError, RegisterError};
 pub use intake::{EVENT_MAX_BYTES, EVENTS_PER_REQUEST_MAX};
 pub use limits::{DEFAULT_MAX_RUN_STATE_BYTES, DEFAULT_MAX_STEPS_PER_RUN, RunLimits};
 pub use paused::pausing_attempt;
-pub use policies::{PolicyFileError, RetryPolicies};
+pub use policies::{PolicyDocument, PolicyFileError, RetryPolicies};
 pub use register::{FUNCTION_ID_MAX_BYTES, FUNCTIONS_PER_APP_MAX, TRIGGERS_PER_FUNCTION_MAX};

@@ -485,7 +485,7 @@ impl Planner<'_> {
         step: Option<&str>,
         step_options: Option<&Value>,
     ) -> Result<(RetryPolicy, PolicySource), String> {
-        let policies = &self.engine.inner.config.retry_policies;
+        let policies = self.engine.retry_policies();
         let function_id = &self.job.function_id;
         let mut source = policies.function_source(function_id);
         let mut policy = self.job.policy.clone();

@@ -13,16 +13,32 @@
 //!
 //! A function entry replaces the function's own policy for every step and the body; a step entry replaces
 //! it for that step only. Where an entry leaves `retries` or `backoff` out, the function's stays.
+//!
+//! The same document comes from the file given at start or from `PUT /v1/policies`; either way it is kept
+//! in the store, so that every instance sharing it decides by the same one.
 
 use std::collections::HashMap;
 
-use durin_core::{PolicyOverride, RetryPolicy};
+use durin_core::{FunctionConfig, PolicyOverride, RetryPolicy};
 use serde::Deserialize;
+use serde_json::Value;
 
-/// The configured policies, by function id.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The configured policies, by function id, with the document they were read from.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicies {
     functions: HashMap<String, FunctionPolicies>,
+    /// The document as given (the file's JSON, or the API's body): what the API shows and the store keeps.
+    document: Value,
+}
+
+impl Default for RetryPolicies {
+    /// No policies: the document `{"policies": []}`.
+    fn default() -> Self {
+        Self {
+            functions: HashMap::new(),
+            document: serde_json::json!({ "policies": [] }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,9 +122,31 @@ impl RetryPolicies {
     /// Reads a policy file (JSON). Refuses unknown fields, blank ids, two entries for the same function or
     /// step, and any value [`PolicyOverride::check`] refuses.
     pub fn from_json(text: &str) -> Result<Self, PolicyFileError> {
+        // Parsed as the file's own shape first, so that an error names the line and column.
         let file: PolicyFile =
             serde_json::from_str(text).map_err(|e| PolicyFileError(e.to_string()))?;
-        let mut policies = Self::default();
+        let document = serde_json::from_str(text).map_err(|e| PolicyFileError(e.to_string()))?;
+        Self::from_file(file, document)
+    }
+
+    /// Reads a policy document already parsed as JSON (the API's body, the store's copy), with the checks
+    /// of [`RetryPolicies::from_json`].
+    pub fn from_value(document: Value) -> Result<Self, PolicyFileError> {
+        let file =
+            PolicyFile::deserialize(&document).map_err(|e| PolicyFileError(e.to_string()))?;
+        Self::from_file(file, document)
+    }
+
+    /// The document the policies were read from, as given.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    fn from_file(file: PolicyFile, document: Value) -> Result<Self, PolicyFileError> {
+        let mut policies = Self {
+            functions: HashMap::new(),
+            document,
+        };
         for (index, entry) in file.policies.into_iter().enumerate() {
             let at = |problem: String| PolicyFileError(format!("policies[{index}]: {problem}"));
             if entry.function.trim().is_empty() {
@@ -158,6 +196,14 @@ impl RetryPolicies {
         {
             Some(policy) => policy.apply(base),
             None => base.clone(),
+        }
+    }
+
+    /// `function` as runs start it: its registered policy with its function entry, if any, applied.
+    pub(crate) fn apply_to(&self, function: &FunctionConfig) -> FunctionConfig {
+        FunctionConfig {
+            policy: self.for_function(&function.id, &function.policy),
+            ..function.clone()
         }
     }
 
@@ -231,6 +277,14 @@ impl RetryPolicies {
     pub fn is_empty(&self) -> bool {
         self.functions.is_empty()
     }
+}
+
+/// A policy document as the store holds it: the JSON and when it was last set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDocument {
+    pub document: Value,
+    /// Unix milliseconds.
+    pub updated_at: durin_core::UnixMillis,
 }
 
 #[cfg(test)]
@@ -349,6 +403,49 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown field `retry`")
         );
+    }
+
+    #[test]
+    fn a_document_reads_the_same_from_text_and_from_a_value_and_is_kept_as_given() {
+        let from_text = RetryPolicies::from_json(FILE).expect("a valid file");
+        let value: Value = serde_json::from_str(FILE).expect("JSON");
+        let from_value = RetryPolicies::from_value(value.clone()).expect("a valid document");
+        assert_eq!(from_text, from_value);
+        assert_eq!(from_value.document(), &value);
+        assert_eq!(
+            RetryPolicies::default().document(),
+            &json!({ "policies": [] })
+        );
+        let refused = RetryPolicies::from_value(json!({"policies": [
+            {"function": "f", "backoff": {"kind": "exponential", "initial_interval_ms": 0,
+             "backoff_coefficient": 2, "maximum_interval_ms": 10}}
+        ]}))
+        .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "policies[0]: backoff `initial_interval_ms`: must be above 0"
+        );
+        assert!(
+            RetryPolicies::from_value(json!({"policy": []}))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `policy`")
+        );
+    }
+
+    #[test]
+    fn a_function_entry_is_applied_to_the_function_runs_start_with() {
+        let policies = RetryPolicies::from_json(FILE).expect("a valid file");
+        let function = FunctionConfig {
+            id: "shop-sync".into(),
+            name: "sync".into(),
+            app_name: "shop".into(),
+            url: "http://a".into(),
+            triggers: Vec::new(),
+            policy: RetryPolicy::default(),
+        };
+        assert_eq!(policies.apply_to(&function).policy.retries, 2);
+        assert_eq!(RetryPolicies::default().apply_to(&function), function);
     }
 
     #[test]

@@ -32,13 +32,10 @@ impl Engine {
             }
             .into());
         }
-        let (mut sync, notes) = to_app_sync(&request, self.now())?;
-        // Durin-side policies replace what the app registered (function entries; step entries apply
-        // when a step fails).
-        let policies = &self.inner.config.retry_policies;
-        for function in &mut sync.functions {
-            function.policy = policies.for_function(&function.id, &function.policy);
-        }
+        // Functions are stored with the policy the app registered: Durin-side function entries are
+        // applied when a run starts (`Engine::functions`), so that a change through the API needs no
+        // re-sync; step entries apply when a step fails.
+        let (sync, notes) = to_app_sync(&request, self.now())?;
         for note in &notes {
             tracing::warn!(app = %sync.name, "{note}");
         }

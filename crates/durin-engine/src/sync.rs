@@ -133,6 +133,9 @@ pub(crate) async fn run(engine: Engine) {
         if let Err(error) = engine.refresh_functions().await {
             tracing::error!(%error, "cannot reload the functions from the store");
         }
+        if let Err(error) = engine.refresh_retry_policies().await {
+            tracing::error!(%error, "cannot reload the retry policies from the store");
+        }
         match config.poll_interval {
             Some(interval) => tokio::time::sleep(interval).await,
             None if config.discovery => tokio::time::sleep(Duration::from_secs(5)).await,
@@ -141,13 +144,18 @@ pub(crate) async fn run(engine: Engine) {
     }
 }
 
-/// Reloads the functions whenever another instance sharing the store changed them (never, on a store
-/// with one user): an event it receives then starts runs of an app synced through another instance.
+/// Reloads the functions and the retry policies whenever another instance sharing the store changed them
+/// (never, on a store with one user): an event it receives then starts runs of an app synced through
+/// another instance, with the policies set through another instance.
 pub(crate) async fn watch_functions(engine: Engine) {
     loop {
         engine.store().wait_for_functions().await;
-        if let Err(error) = engine.refresh_functions().await {
-            tracing::error!(%error, "cannot reload the functions from the store");
+        let reloaded = match engine.refresh_functions().await {
+            Ok(()) => engine.refresh_retry_policies().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = reloaded {
+            tracing::error!(%error, "cannot reload the functions and retry policies from the store");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }

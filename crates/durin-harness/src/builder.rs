@@ -27,7 +27,7 @@ pub struct HarnessBuilder {
     functions: Vec<Function>,
     start_ms: UnixMillis,
     jitter_sample: Option<u32>,
-    retry_policies: RetryPolicies,
+    retry_policies: Option<RetryPolicies>,
     max_advances: u32,
     settle_timeout: Duration,
     client_setup: Option<ClientSetup>,
@@ -41,7 +41,7 @@ impl HarnessBuilder {
             functions: Vec::new(),
             start_ms: DEFAULT_START_MS,
             jitter_sample: Some(0),
-            retry_policies: RetryPolicies::default(),
+            retry_policies: None,
             max_advances: DEFAULT_MAX_ADVANCES,
             settle_timeout: DEFAULT_SETTLE_TIMEOUT,
             client_setup: None,
@@ -77,7 +77,7 @@ impl HarnessBuilder {
     /// Retry policies configured on Durin's side, as `durin dev --retry-policies` reads them. Function
     /// ids are `<app id>-<function slug>` (see [`Harness::function_id`]).
     pub fn retry_policies(mut self, policies: RetryPolicies) -> Self {
-        self.retry_policies = policies;
+        self.retry_policies = Some(policies);
         self
     }
 
@@ -133,7 +133,7 @@ impl HarnessBuilder {
             discovery: false,
             poll_interval: None,
             jitter_sample: self.jitter_sample,
-            retry_policies: Arc::new(self.retry_policies),
+            retry_policies: self.retry_policies.map(Arc::new),
             public_url: engine_url.clone(),
             ..EngineConfig::default()
         };

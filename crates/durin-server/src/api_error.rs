@@ -94,6 +94,7 @@ impl From<EngineError> for ApiError {
             EngineError::Store(error) => error.into(),
             EngineError::Intake(error) => error.into(),
             EngineError::Register(error) => error.into(),
+            EngineError::Policies(error) => Self::bad_request(error.to_string()),
             EngineError::Stale(message) => Self::new(StatusCode::CONFLICT, message),
             EngineError::InvalidRequest(message) => Self::bad_request(message),
             EngineError::Busy { message, .. } => {

@@ -40,6 +40,7 @@ use crate::api_error::{ApiError, ErrorBody};
         (name = "events", description = "Send and read events."),
         (name = "runs", description = "Read and steer runs: steps, attempts, jobs, cancel, rerun, retry."),
         (name = "apps", description = "Apps and their functions."),
+        (name = "policies", description = "Durin-side retry policies, shared by every instance."),
         (name = "sdk", description = "Calls the SDKs make besides registering."),
         (name = "operations", description = "Health, metrics and this document."),
     )

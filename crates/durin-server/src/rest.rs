@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 
 use crate::api_error::{ApiError, ErrorBody};
 use crate::views::{
-    App, Attempt, Checkpointed, Envelope, Event, Function, FunctionRun, Job, Rerun, RerunMany,
-    RetryNow, Step,
+    App, Attempt, Checkpointed, Envelope, Event, Function, FunctionRun, Job, PolicyEnvelope, Rerun,
+    RerunMany, RetryNow, Step,
 };
 
 /// The `/v1` routes with their OpenAPI paths (relative to `/v1`).
@@ -39,6 +39,7 @@ pub(crate) fn api() -> OpenApiRouter<Engine> {
         .routes(routes!(sync_app))
         .routes(routes!(list_functions))
         .routes(routes!(checkpoint))
+        .routes(routes!(get_policies, put_policies))
 }
 
 pub(crate) fn routes() -> Router<Engine> {
@@ -334,7 +335,7 @@ async fn list_apps(State(engine): State<Engine>) -> ApiResult<Vec<App>> {
     ),
 )]
 async fn list_functions(State(engine): State<Engine>) -> ApiResult<Vec<Function>> {
-    let functions = engine.store().list_functions().await?;
+    let functions = engine.list_functions().await?;
     ok(functions.iter().map(Function::from).collect())
 }
 
@@ -618,6 +619,60 @@ async fn resume_run(
 async fn fail_run(State(engine): State<Engine>, Path(id): Path<String>) -> ApiResult<FunctionRun> {
     let run = engine.fail_paused_run(&id).await?;
     ok(FunctionRun::from(&run))
+}
+
+/// Read the retry policies
+///
+/// The Durin-side retry policy document every instance decides by (the JSON of a `--retry-policies`
+/// file, see docs/retry-policies.md), as it was last set, with when. Before one was ever set:
+/// `{"policies": []}` and `updated_at` null.
+#[utoipa::path(
+    get,
+    path = "/policies",
+    tag = "policies",
+    responses(
+        (status = 200, description = "The policy document.", body = PolicyEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn get_policies(State(engine): State<Engine>) -> Result<Json<PolicyEnvelope>, ApiError> {
+    let stored = engine.retry_policy_document().await?;
+    Ok(Json(PolicyEnvelope::new(stored, now())))
+}
+
+/// Set the retry policies
+///
+/// Replaces the retry policy document, checked as a `--retry-policies` file is: every instance sharing
+/// the store decides by it within moments. A function entry applies to runs started from then on, a step
+/// entry to failures from then on. A `--retry-policies` file given to an instance replaces it again when
+/// that instance starts.
+#[utoipa::path(
+    put,
+    path = "/policies",
+    tag = "policies",
+    request_body(
+        content = Object,
+        content_type = "application/json",
+        description = "`{\"policies\": [{\"function\": ..., \"step\": ..., \"retries\": ..., \"backoff\": ...}]}`",
+    ),
+    responses(
+        (status = 200, description = "The document as stored.", body = PolicyEnvelope),
+        (
+            status = 400,
+            description = "The document is refused; the error names the entry and the field, e.g. \
+                `policies[0]: backoff `initial_interval_ms`: must be above 0`. The policies in force stay.",
+            body = ErrorBody,
+        ),
+        (status = 503, description = "The store is unavailable.", body = ErrorBody),
+    ),
+)]
+async fn put_policies(
+    State(engine): State<Engine>,
+    payload: JsonBody<Value>,
+) -> Result<Json<PolicyEnvelope>, ApiError> {
+    let document = body(payload)?;
+    let stored = engine.set_retry_policies(document).await?;
+    Ok(Json(PolicyEnvelope::new(Some(stored), now())))
 }
 
 /// An app's serve URL.

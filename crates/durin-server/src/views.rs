@@ -36,6 +36,41 @@ impl<T> Envelope<T> {
     }
 }
 
+/// `GET` and `PUT /v1/policies`: the retry policy document in `data`, with when it was set.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyEnvelope {
+    /// The document: `{"policies": [...]}`, as set (see docs/retry-policies.md).
+    #[schema(value_type = Object)]
+    pub(crate) data: Value,
+    pub(crate) metadata: Metadata,
+    /// When the document was set (RFC 3339); null before one ever was.
+    #[schema(required = true)]
+    pub(crate) updated_at: Option<String>,
+    /// The same, in Unix milliseconds.
+    #[schema(required = true)]
+    pub(crate) updated_at_ms: Option<i64>,
+}
+
+impl PolicyEnvelope {
+    pub(crate) fn new(stored: Option<durin_engine::PolicyDocument>, now_ms: i64) -> Self {
+        let Envelope { metadata, .. } = Envelope::new((), now_ms);
+        match stored {
+            Some(stored) => Self {
+                data: stored.document,
+                metadata,
+                updated_at: Some(rfc3339(stored.updated_at)),
+                updated_at_ms: Some(stored.updated_at),
+            },
+            None => Self {
+                data: serde_json::json!({ "policies": [] }),
+                metadata,
+                updated_at: None,
+                updated_at_ms: None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Metadata {
     /// When the answer was produced (RFC 3339).

@@ -652,6 +652,32 @@ async fn real_answers_match_their_schemas() {
     v.check("POST", "/v1/apps", &refused);
     let apps = call(app, "GET", "/v1/apps", None).await;
     v.check("GET", "/v1/apps", &apps);
+    // Retry policies: none yet, set, refused.
+    let none = call(app, "GET", "/v1/policies", None).await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.json()["data"], json!({"policies": []}));
+    v.check("GET", "/v1/policies", &none);
+    let document = json!({"policies": [{"function": "f", "retries": 1}]});
+    let set = call(app, "PUT", "/v1/policies", Some(&document)).await;
+    assert_eq!(set.status, StatusCode::OK);
+    assert_eq!(set.json()["data"], document);
+    v.check("PUT", "/v1/policies", &set);
+    let got = call(app, "GET", "/v1/policies", None).await;
+    assert_eq!(got.json()["data"], document);
+    v.check("GET", "/v1/policies", &got);
+    let refused = call(
+        app,
+        "PUT",
+        "/v1/policies",
+        Some(&json!({"policies": [{"function": "f", "retries": 21}]})),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refused.json()["error"],
+        "policies[0]: `retries` is 21; the most is 20"
+    );
+    v.check("PUT", "/v1/policies", &refused);
     // The dashboard login's only JSON answer is its refusal of a body without `signing_key`.
     let bad_login = call(app, "POST", "/auth/login", Some(&json!({ "key": "x" }))).await;
     assert_eq!(bad_login.status, StatusCode::BAD_REQUEST);
@@ -706,9 +732,9 @@ async fn a_paused_run_answers_as_documented() {
             "backoff": {{"kind": "fixed", "interval_ms": 20}}}}]}}"#
     );
     let config = EngineConfig {
-        retry_policies: Arc::new(
+        retry_policies: Some(Arc::new(
             durin_engine::RetryPolicies::from_json(&policies).expect("the policy file"),
-        ),
+        )),
         ..EngineConfig::default()
     };
     let h = start_with(config).await;

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_wakeups.sql"),
     include_str!("../migrations/0003_retry_policies.sql"),
+    include_str!("../migrations/0004_retry_policy_document.sql"),
 ];
 
 /// The advisory lock held while migrating, so that instances starting together migrate one at a time and

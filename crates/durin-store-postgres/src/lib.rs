@@ -33,6 +33,7 @@ mod error;
 mod intake;
 mod locks;
 mod pauses;
+mod policies;
 mod queue;
 mod reads;
 mod store;

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::queue::Claim;
 use crate::transaction::Db;
 use crate::wakeups::Wakeups;
-use crate::{actions, intake, pauses, queue, reads};
+use crate::{actions, intake, pauses, policies, queue, reads};
 
 /// Connections a store keeps by default: enough for the engine's concurrent attempts and the API's reads,
 /// few enough that several instances fit in PostgreSQL's default `max_connections` (100).
@@ -158,6 +158,18 @@ impl Store for PostgresStore {
     async fn list_functions(&self) -> Result<Vec<FunctionConfig>> {
         self.db
             .read(&(), |c, ()| Box::pin(reads::list_functions(c)))
+            .await
+    }
+
+    async fn retry_policies(&self) -> Result<Option<(serde_json::Value, UnixMillis)>> {
+        self.db.read(&(), |c, ()| Box::pin(policies::load(c))).await
+    }
+
+    async fn save_retry_policies(&self, document: serde_json::Value, at: UnixMillis) -> Result<()> {
+        self.db
+            .write(&(document, at), |c, (document, at)| {
+                Box::pin(policies::save(c, document, *at))
+            })
             .await
     }
 

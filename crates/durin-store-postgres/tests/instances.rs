@@ -297,6 +297,47 @@ async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
     );
 }
 
+/// A retry policy document saved through another instance wakes this instance's `wait_for_functions`, so
+/// that it reloads the document at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_document_saved_through_another_instance_wakes_a_waiting_engine() {
+    use std::time::Duration;
+    let database = TestDatabase::create().await;
+    let node_a = Arc::new(database.instance("node-a").await);
+    let node_b = database.instance("node-b").await;
+    let wait = |within: Duration| {
+        let store = Arc::clone(&node_a);
+        async move {
+            tokio::time::timeout(within, store.wait_for_functions())
+                .await
+                .is_ok()
+        }
+    };
+    assert!(
+        wait(Duration::from_secs(10)).await,
+        "the listener never started"
+    );
+    assert!(
+        !wait(Duration::from_millis(300)).await,
+        "woken with nothing changed"
+    );
+    let waiting = tokio::spawn(wait(Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let document = json!({"policies": [{"function": "f", "retries": 1}]});
+    node_b
+        .save_retry_policies(document.clone(), T0)
+        .await
+        .expect("save_retry_policies");
+    assert!(
+        waiting.await.expect("task"),
+        "a policy document saved through another instance did not wake this one"
+    );
+    assert_eq!(
+        node_a.retry_policies().await.expect("retry_policies"),
+        Some((document, T0))
+    );
+}
+
 /// A job paused (out of retries under a policy that pauses) is never due, so it wakes no other instance;
 /// resuming its run makes it due now, which does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_rerun.sql"),
     include_str!("../migrations/0005_steps_order.sql"),
     include_str!("../migrations/0006_retry_policies.sql"),
+    include_str!("../migrations/0007_retry_policy_document.sql"),
 ];
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {

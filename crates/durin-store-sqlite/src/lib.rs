@@ -10,6 +10,7 @@ mod codec;
 mod connection;
 mod intake;
 mod pauses;
+mod policies;
 mod queue;
 mod reads;
 mod store;

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::codec::unavailable;
 use crate::connection::{open_reader, open_writer};
 use crate::writer::Writer;
-use crate::{actions, intake, pauses, queue, reads};
+use crate::{actions, intake, pauses, policies, queue, reads};
 
 /// Idle read connections kept for reuse: enough for every concurrent read of a busy engine, so reads do not
 /// open (and configure) a fresh connection each time.
@@ -101,6 +101,16 @@ impl Store for SqliteStore {
 
     async fn list_functions(&self) -> Result<Vec<FunctionConfig>> {
         self.read(reads::list_functions).await
+    }
+
+    async fn retry_policies(&self) -> Result<Option<(serde_json::Value, UnixMillis)>> {
+        self.read(policies::load).await
+    }
+
+    async fn save_retry_policies(&self, document: serde_json::Value, at: UnixMillis) -> Result<()> {
+        self.writer
+            .write(move |c| policies::save(c, &document, at))
+            .await
     }
 
     async fn accept_events_resolving(

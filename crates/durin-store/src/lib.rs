@@ -35,6 +35,15 @@ pub trait Store: Send + Sync + 'static {
         std::future::pending::<()>().await;
     }
 
+    // --- retry policies ---
+
+    /// The retry policy document (the JSON of a `--retry-policies` file, or of `PUT /v1/policies`) and when
+    /// it was saved; `None` before one ever was. The store keeps it as given: checking it is the engine's.
+    async fn retry_policies(&self) -> Result<Option<(serde_json::Value, UnixMillis)>>;
+    /// Replaces the retry policy document. Other processes sharing the store hear of it through
+    /// [`Store::wait_for_functions`] (runs take their function's policy when they start).
+    async fn save_retry_policies(&self, document: serde_json::Value, at: UnixMillis) -> Result<()>;
+
     // --- intake ---
 
     /// Stores events and the runs they start (each with its first job), in one durable commit. An event

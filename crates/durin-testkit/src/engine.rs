@@ -393,6 +393,18 @@ impl EngineProcess {
         Ok((status, response.text().await?))
     }
 
+    /// PUTs a JSON value to `path`; returns the status and the JSON answer (Null when not JSON).
+    pub async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.url()))
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
     /// DELETEs a path and returns the JSON body with its status.
     pub async fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         let response = self

@@ -80,6 +80,9 @@ pub(crate) enum Command {
     Functions(JsonArgs),
     /// List the apps with their sync status; `apps add <url>` and `apps sync <url>` sync one now.
     Apps(AppsArgs),
+    /// Read (`policies get`) or replace (`policies set FILE`) the retry policies every instance decides
+    /// by (see docs/retry-policies.md).
+    Policies(PoliciesArgs),
 }
 
 /// `--json`, for the commands that take no other flag.
@@ -306,6 +309,27 @@ pub(crate) enum AppsAction {
     Add(AppUrlArgs),
     /// Sync a known app again now (after deploying new functions).
     Sync(AppUrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PoliciesArgs {
+    #[command(subcommand)]
+    pub(crate) action: PoliciesAction,
+    /// Print the engine's whole answer as JSON on one line (with `updated_at`), for scripts.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PoliciesAction {
+    /// Print the retry policy document (JSON, as `--retry-policies` and `policies set` take it).
+    Get,
+    /// Replace the retry policy document with FILE's; a refused document exits 2 naming the field.
+    Set {
+        /// A JSON file of retry policies, as `--retry-policies` takes.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,16 @@ impl EngineClient {
         data(body)
     }
 
+    /// PUTs a JSON body to a `/v1` path and returns the whole answer.
+    pub(crate) async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.request(Method::PUT, path).json(body)).await
+    }
+
+    /// GETs a `/v1` path and returns the whole answer (for answers with more than `data`).
+    pub(crate) async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.request(Method::GET, path)).await
+    }
+
     /// DELETEs a `/v1` path and returns its `data`.
     pub(crate) async fn delete_data(&self, path: &str) -> anyhow::Result<Value> {
         let body = self.send(self.request(Method::DELETE, path)).await?;
@@ -129,7 +139,21 @@ async fn read_json(response: reqwest::Response) -> anyhow::Result<Value> {
         } else {
             ""
         };
-        return Err(anyhow!("the engine answered {status}: {message}{hint}"));
+        return Err(Refused {
+            status,
+            message,
+            hint,
+        }
+        .into());
     }
     Ok(body)
+}
+
+/// The engine answered with an error status: its `error` message, for commands that tell some apart.
+#[derive(Debug, thiserror::Error)]
+#[error("the engine answered {status}: {message}{hint}")]
+pub(crate) struct Refused {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) message: String,
+    hint: &'static str,
 }

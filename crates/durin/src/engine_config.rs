@@ -31,7 +31,7 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
             .map_err(|e| UsageError(format!("--sdk-url {url:?} is not a URL: {e}")))?;
     }
     let retry_policies = match &args.retry_policies {
-        None => durin_engine::RetryPolicies::default(),
+        None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 UsageError(format!(
@@ -39,8 +39,9 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
                     path.display()
                 ))
             })?;
-            durin_engine::RetryPolicies::from_json(&text)
-                .map_err(|e| UsageError(format!("--retry-policies {}: {e}", path.display())))?
+            let policies = durin_engine::RetryPolicies::from_json(&text)
+                .map_err(|e| UsageError(format!("--retry-policies {}: {e}", path.display())))?;
+            Some(std::sync::Arc::new(policies))
         }
     };
     let fixed = (args.retry_interval > 0)
@@ -56,7 +57,7 @@ pub(crate) fn engine_config(args: &EngineArgs) -> Result<EngineConfig, UsageErro
         discovery: false,
         public_url: format!("http://{}:{}", args.host, args.port),
         checkpointing: !args.no_checkpointing,
-        retry_policies: std::sync::Arc::new(retry_policies),
+        retry_policies,
         run_limits: durin_engine::RunLimits {
             max_steps: usize::try_from(args.max_steps_per_run).unwrap_or(usize::MAX),
             max_state_bytes: args.max_run_state_mib << 20,

@@ -1,5 +1,5 @@
 //! The `durin` binary: `durin dev` and `durin serve` run the engine; the other commands (`send`, `runs`, `run`, `events`,
-//! `rerun`, `cancel`, `retry-now`, `resume`, `fail`, `explain`, `functions`, `apps`) talk to a running one
+//! `rerun`, `cancel`, `retry-now`, `resume`, `fail`, `explain`, `functions`, `apps`, `policies`) talk to a running one
 //! over its REST API.
 
 mod cli;
@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             Command::Explain(args) => commands::explain(&target()?, args).await,
             Command::Functions(args) => commands::functions(&target()?, args).await,
             Command::Apps(args) => commands::apps(&target()?, args).await,
+            Command::Policies(args) => commands::policies(&target()?, args).await,
         }
     });
     match result {

@@ -25,6 +25,7 @@ pub mod apps_functions;
 pub mod concurrency;
 pub mod finish;
 pub mod intake;
+pub mod policy_document;
 pub mod queue;
 pub mod reads;
 pub mod retry_policies;
@@ -127,6 +128,11 @@ macro_rules! __conformance_list {
                 cancel_run_cancels_a_paused_run,
                 attempt_explanations_round_trip,
             }
+            policy_document {
+                no_document_at_first,
+                a_saved_document_reads_back,
+                saving_again_replaces_the_document,
+            }
             concurrency {
                 concurrent_accept_events_all_succeed_and_are_readable,
                 a_failing_call_does_not_undo_concurrent_calls,
@@ -187,6 +193,7 @@ mod tests {
             ("finish", include_str!("finish.rs")),
             ("reads", include_str!("reads.rs")),
             ("retry_policies", include_str!("retry_policies.rs")),
+            ("policy_document", include_str!("policy_document.rs")),
             ("concurrency", include_str!("concurrency.rs")),
         ];
         let mut defined: Vec<String> = sources
