@@ -146,7 +146,7 @@ async fn instances_starting_together_migrate_once() {
             .fetch_all(&mut connection)
             .await
             .expect("versions");
-    assert_eq!(versions, vec![1, 2, 3]);
+    assert_eq!(versions, vec![1, 2, 3, 4]);
     connection.close().await.ok();
 }
 
