@@ -151,3 +151,46 @@ async fn a_paused_run_waits_for_an_operator_and_resumes_with_a_fresh_counter() {
     assert_eq!(run.status, RunStatus::Completed);
     assert_eq!(run.output, Some(json!({ "succeeded_on": 0 })));
 }
+
+/// Every backoff shape a policy may configure, each with a jitter, on the same fixed jitter sample: the
+/// gaps are what durin-core computes for that sample, row by row.
+#[tokio::test]
+async fn each_backoff_shape_and_jitter_gives_the_schedule_durin_core_computes() {
+    use durin_core::{Backoff as CoreBackoff, BackoffKnobs};
+    let shapes = [
+        r#"{"kind": "table", "delays_ms": [10000, 20000, 90000], "jitter": {"kind": "equal"}}"#,
+        r#"{"kind": "exponential", "initial_interval_ms": 1000, "backoff_coefficient": 3.0,
+            "maximum_interval_ms": 20000, "jitter": {"kind": "full"}}"#,
+        r#"{"kind": "fixed", "interval_ms": 5000, "jitter": {"kind": "additive", "max_ms": 2000}}"#,
+        r#"{"kind": "inngest_table"}"#,
+    ];
+    const SAMPLE: u32 = 20_000;
+    for shape in shapes {
+        let backoff: CoreBackoff = serde_json::from_str(shape).expect("a backoff");
+        let policies = durin_engine::RetryPolicies::from_json(&format!(
+            r#"{{"policies": [{{"function": "{APP}-shaped", "backoff": {shape}}}]}}"#
+        ))
+        .expect("a valid policy file");
+        let harness = Harness::builder(APP)
+            .function(failing("shaped", 4, "Error", StepOptions::new()))
+            .retry_policies(policies)
+            .jitter_sample(Some(SAMPLE))
+            .start()
+            .await
+            .expect("the harness starts");
+        let run_id = start_one(&harness, "shaped").await;
+        let run = harness.run_until_finished(&run_id).await.expect("ends");
+        assert_eq!(run.status, RunStatus::Completed, "{shape}");
+        let attempts = harness
+            .step_attempts(&run_id, "call-api")
+            .await
+            .expect("attempts");
+        let expected: Vec<Duration> = (0..4)
+            .map(|failed| {
+                let ms = backoff.delay_ms(&BackoffKnobs::default(), failed, SAMPLE);
+                Duration::from_millis(u64::try_from(ms).expect("a positive delay"))
+            })
+            .collect();
+        assert_eq!(gaps(&attempts), expected, "{shape}");
+    }
+}
