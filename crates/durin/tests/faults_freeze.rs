@@ -9,10 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use durin_sdk::{Client, Context, Function, serve};
-use durin_testkit::{EngineOptions, EngineProcess, Recorder, TestDatabase, free_port, serve_app};
+use durin_testkit::{EngineProcess, Recorder, TestDatabase, free_port, serve_app};
 use serde_json::{Value, json};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_durin");
 
 fn signal(engine: &EngineProcess, name: &str) {
     let pid = engine.pid().expect("a running engine").to_string();
@@ -23,40 +21,22 @@ fn signal(engine: &EngineProcess, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
+/// The call may take 1 s, its lease 1 s more: a frozen instance loses the job after 2 s. The SDK answers
+/// after every step (no checkpointing): no checkpoint to a frozen instance.
 async fn instance(
     database: &TestDatabase,
     app_url: &str,
     port: Option<u16>,
     name: &str,
 ) -> EngineProcess {
-    let options = EngineOptions {
-        sdk_urls: vec![app_url.to_owned()],
-        args: [
-            "--database-url",
-            database.url(),
-            "--instance-id",
-            name,
-            // The call may take 1 s, its lease 1 s more: a frozen instance loses the job after 2 s.
-            "--request-timeout",
-            "1",
-            "--lease-margin",
-            "1",
-            // The SDK answers after every step: no checkpoint to a frozen instance.
-            "--no-checkpointing",
-        ]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect(),
+    common::serve_instance(
+        database,
+        app_url,
+        name,
         port,
-    };
-    let engine = EngineProcess::start_serve(BINARY, options)
-        .await
-        .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
-    engine
-        .wait_for_app(app_url, Duration::from_secs(30))
-        .await
-        .expect("the app syncs");
-    engine
+        &["--request-timeout", "1", "--lease-margin", "1"],
+    )
+    .await
 }
 
 #[tokio::test]

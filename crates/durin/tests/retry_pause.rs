@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Harness, RUN_TIMEOUT, assert_json_error, start, step_attempts};
-use durin_sdk::{Context, Error, Function};
+use common::{BANK_DOWN, Harness, RUN_TIMEOUT, assert_json_error, start, step_attempts};
+use durin_sdk::{Context, Function};
 use durin_testkit::Recorder;
 use serde_json::{Value, json};
 
@@ -20,32 +20,6 @@ const POLICIES: &str = r#"{"policies": [
     {"function": "test-app-flaky", "retries": 1, "on_exhausted": "pause",
      "backoff": {"kind": "fixed", "interval_ms": 50}}
 ]}"#;
-
-const BANK_DOWN: &str = "the bank is down";
-
-/// `flaky`: its step `charge` fails while `down` is set.
-fn flaky(down: Arc<AtomicBool>, seen: Recorder) -> Function {
-    Function::new("flaky")
-        .trigger_event("app/flaky")
-        .handler(move |ctx: Context| {
-            let down = down.clone();
-            let seen = seen.clone();
-            async move {
-                let attempt = ctx.attempt;
-                let charged: Value = ctx
-                    .step
-                    .run("charge", || async move {
-                        seen.record("charge", attempt);
-                        if down.load(Ordering::SeqCst) {
-                            return Err(Error::msg(BANK_DOWN));
-                        }
-                        Ok(json!({ "charged": true }))
-                    })
-                    .await?;
-                Ok(charged)
-            }
-        })
-}
 
 /// `sleepy`: sleeps a minute, so its run is Running while the test acts on it.
 fn sleepy() -> Function {
@@ -105,7 +79,10 @@ async fn a_step_out_of_retries_pauses_its_run_until_it_is_resumed_or_failed() {
     let down = Arc::new(AtomicBool::new(true));
     let seen = Recorder::new();
     let h = start(
-        vec![flaky(down.clone(), seen.clone()), sleepy()],
+        vec![
+            common::pausable_charge(down.clone(), seen.clone()),
+            sleepy(),
+        ],
         &["--retry-policies", file.to_str().expect("a UTF-8 path")],
     )
     .await;

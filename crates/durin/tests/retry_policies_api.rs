@@ -10,12 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RUN_TIMEOUT, start};
+use common::{RUN_TIMEOUT, serve_instance as instance, start};
 use durin_sdk::{Client, Context, Error, Function, serve};
-use durin_testkit::{EngineOptions, EngineProcess, Recorder, TestDatabase, free_port, serve_app};
+use durin_testkit::{EngineProcess, Recorder, TestDatabase, free_port, serve_app};
 use serde_json::{Value, json};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_durin");
 
 /// `call-bank` of `<app>-charge`: retries 1, 100 ms apart; `<app>-sync`: retries 0 (it registers 4).
 fn policies(app: &str) -> Value {
@@ -110,7 +108,7 @@ async fn assert_sync_is_tried_once(engine: &EngineProcess) {
 }
 
 fn durin(engine: &EngineProcess, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(BINARY)
+    std::process::Command::new(env!("CARGO_BIN_EXE_durin"))
         .args(args)
         .args(["--url", &engine.url()])
         .output()
@@ -197,36 +195,6 @@ async fn policies_set_through_the_api_apply_at_once_survive_a_restart_and_a_bad_
     assert_sync_is_tried_once(&h.engine).await;
 }
 
-/// Starts `durin serve` on `database`, syncing `app`, without polling (only the store's wake-ups tell it
-/// of changes made through other instances) and without checkpointing (the app's SDK then never calls
-/// an engine itself).
-async fn instance(
-    database: &TestDatabase,
-    app_url: &str,
-    name: &str,
-    port: Option<u16>,
-) -> EngineProcess {
-    let options = EngineOptions {
-        sdk_urls: vec![app_url.to_owned()],
-        args: vec![
-            "--database-url".to_owned(),
-            database.url().to_owned(),
-            "--instance-id".to_owned(),
-            name.to_owned(),
-            "--no-checkpointing".to_owned(),
-        ],
-        port,
-    };
-    let engine = EngineProcess::start_serve(BINARY, options)
-        .await
-        .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
-    engine
-        .wait_for_app(app_url, Duration::from_secs(30))
-        .await
-        .expect("the app syncs");
-    engine
-}
-
 #[tokio::test]
 async fn policies_set_through_one_instance_are_used_by_another() {
     let database = TestDatabase::create()
@@ -244,8 +212,8 @@ async fn policies_set_through_one_instance_are_used_by_another() {
     ))
     .await
     .expect("serve the app");
-    let mut a = instance(&database, &app.serve_url(), "node-a", Some(port_a)).await;
-    let b = instance(&database, &app.serve_url(), "node-b", None).await;
+    let mut a = instance(&database, &app.serve_url(), "node-a", Some(port_a), &[]).await;
+    let b = instance(&database, &app.serve_url(), "node-b", None, &[]).await;
 
     let document = policies(app_id);
     let (status, answer) = a.put_json("/v1/policies", &document).await.expect("PUT");

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use durin_sdk::{Client, Function, serve};
-use durin_testkit::{EngineOptions, EngineProcess, ServedApp, free_port, serve_app};
+use durin_testkit::{EngineOptions, EngineProcess, ServedApp, TestDatabase, free_port, serve_app};
 
 pub(crate) const APP: &str = "test-app";
 /// Long enough for a debug build under load; the tests stop as soon as a run ends.
@@ -115,4 +115,68 @@ pub(crate) async fn post_events(
         .map(str::to_owned);
     let body = response.json().await.unwrap_or(serde_json::Value::Null);
     Ok((status, retry_after, body))
+}
+
+/// Starts `durin serve` on `database`, syncing `app_url`, without polling (only the store's wake-ups tell
+/// it of changes made through other instances) and without checkpointing (the app's SDK then never calls
+/// an engine itself), with `extra` flags. The app must verify requests with the test signing key.
+pub(crate) async fn serve_instance(
+    database: &TestDatabase,
+    app_url: &str,
+    name: &str,
+    port: Option<u16>,
+    extra: &[&str],
+) -> EngineProcess {
+    let mut args = vec![
+        "--database-url".to_owned(),
+        database.url().to_owned(),
+        "--instance-id".to_owned(),
+        name.to_owned(),
+        "--no-checkpointing".to_owned(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let options = EngineOptions {
+        sdk_urls: vec![app_url.to_owned()],
+        args,
+        port,
+    };
+    let engine = EngineProcess::start_serve(env!("CARGO_BIN_EXE_durin"), options)
+        .await
+        .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
+    engine
+        .wait_for_app(app_url, Duration::from_secs(30))
+        .await
+        .expect("the app syncs");
+    engine
+}
+
+/// The message of the error [`pausable_charge`]'s step fails with.
+pub(crate) const BANK_DOWN: &str = "the bank is down";
+
+/// `flaky`: its step `charge` fails with [`BANK_DOWN`] while `down` is set, then returns
+/// `{"charged": true}` (the run's output). For the tests of runs paused by their retry policy.
+pub(crate) fn pausable_charge(
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: durin_testkit::Recorder,
+) -> Function {
+    Function::new("flaky")
+        .trigger_event("app/flaky")
+        .handler(move |ctx: durin_sdk::Context| {
+            let down = down.clone();
+            let seen = seen.clone();
+            async move {
+                let attempt = ctx.attempt;
+                let charged: serde_json::Value = ctx
+                    .step
+                    .run("charge", || async move {
+                        seen.record("charge", attempt);
+                        if down.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Err(durin_sdk::Error::msg(BANK_DOWN));
+                        }
+                        Ok(serde_json::json!({ "charged": true }))
+                    })
+                    .await?;
+                Ok(charged)
+            }
+        })
 }
