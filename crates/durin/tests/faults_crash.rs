@@ -15,10 +15,12 @@
 //! The seed is printed; a failure is replayed with the same seed (the moments are the same; what is in
 //! flight at each kill depends on timing).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::executions::{Execution, Executions, numbered_flaky};
 use durin_sdk::{Client, Context, Error, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, free_port, serve_app};
 use futures::StreamExt;
@@ -60,82 +62,14 @@ impl Rng {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// One execution of a step's code inside the app, with the attempt the engine said it was.
-#[derive(Debug, Clone)]
-struct Execution {
-    run_id: String,
-    step: &'static str,
-    attempt: u32,
-    started_ms: i64,
-}
-
-#[derive(Clone, Default)]
-struct Executions(Arc<Mutex<Vec<Execution>>>);
-
-impl Executions {
-    fn record(&self, run_id: &str, step: &'static str, attempt: u32) {
-        let execution = Execution {
-            run_id: run_id.to_owned(),
-            step,
-            attempt,
-            started_ms: now_ms(),
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(execution);
-    }
-
-    fn all(&self) -> Vec<Execution> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// Three steps and a body failing by the run's number n: `first` once when n is even, `second` twice
-/// when n is a multiple of 3, the body once after its steps when n is a multiple of 5. Each step takes a
-/// moment, so that kills find attempts in flight.
 fn flaky(executions: &Executions) -> Function {
-    let executions = executions.clone();
-    Function::new("flaky")
-        .trigger_event(FLAKY_EVENT)
-        .retries(FLAKY_RETRIES)
-        .handler(move |ctx: Context| {
-            let executions = executions.clone();
-            async move {
-                let n = ctx.event.data.get("n").and_then(Value::as_u64).unwrap_or(0);
-                let attempt = ctx.attempt;
-                let run_id = ctx.run_id.clone();
-                let step = |name: &'static str, fails: u32| {
-                    let (executions, run_id) = (executions.clone(), run_id.clone());
-                    move || async move {
-                        executions.record(&run_id, name, attempt);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        if attempt < fails {
-                            return Err(Error::msg(format!("{name} failed on attempt {attempt}")));
-                        }
-                        Ok(json!({ "step": name, "n": n }))
-                    }
-                };
-                let first = u32::from(n.is_multiple_of(2));
-                let second = if n.is_multiple_of(3) { 2 } else { 0 };
-                let _: Value = ctx.step.run("first", step("first", first)).await?;
-                let _: Value = ctx.step.run("second", step("second", second)).await?;
-                let _: Value = ctx.step.run("third", step("third", 0)).await?;
-                if n.is_multiple_of(5) && attempt == 0 {
-                    return Err(Error::msg("the body fails once after its steps"));
-                }
-                Ok(json!({ "n": n }))
-            }
-        })
+    numbered_flaky(
+        "flaky",
+        FLAKY_EVENT,
+        FLAKY_RETRIES,
+        executions,
+        Duration::from_millis(20),
+    )
 }
 
 /// One step that fails on every attempt: the run fails once the step's budget is spent.

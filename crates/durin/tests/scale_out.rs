@@ -8,11 +8,14 @@
 //! Needs a server: `eval "$(scripts/postgres)"` exports `DURIN_TEST_DATABASE_URL` (each test creates and
 //! drops a database of its own on it). Without it the tests fail, saying so.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::time::{Duration, Instant};
+
+use common::executions::{Execution, Executions, now_ms, numbered_flaky};
 use durin_sdk::{Client, Context, Error, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, ServedApp, TestDatabase, free_port, serve_app};
 use futures::StreamExt;
@@ -38,88 +41,14 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// Every run must have ended by then (a debug build, three engines and PostgreSQL on two cores).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(100);
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// One execution of a step's code inside the app.
-#[derive(Debug, Clone)]
-struct Execution {
-    run_id: String,
-    step: &'static str,
-    started_ms: i64,
-}
-
-#[derive(Clone, Default)]
-struct Executions(Arc<Mutex<Vec<Execution>>>);
-
-impl Executions {
-    fn record(&self, run_id: &str, step: &'static str) {
-        let execution = Execution {
-            run_id: run_id.to_owned(),
-            step,
-            started_ms: now_ms(),
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(execution);
-    }
-
-    fn all(&self) -> Vec<Execution> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// Three steps and a body, failing by the run's number `n`: `first` fails once when n is even, `second`
-/// twice when n is a multiple of 3, the body once (after every step is stored) when n is a multiple of 5.
-/// Each step takes a moment, so that a kill finds attempts in flight.
 fn scale_out_function(executions: &Executions) -> Function {
-    let executions = executions.clone();
-    Function::new("scale-out")
-        .trigger_event(EVENT)
-        .retries(4)
-        .handler(move |ctx: Context| {
-            let executions = executions.clone();
-            async move {
-                let n = ctx.event.data.get("n").and_then(Value::as_u64).unwrap_or(0);
-                let attempt = ctx.attempt;
-                let run_id = ctx.run_id.clone();
-                let step = |name: &'static str, fails: u32| {
-                    let executions = executions.clone();
-                    let run_id = run_id.clone();
-                    move || async move {
-                        executions.record(&run_id, name);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        if attempt < fails {
-                            return Err(Error::msg(format!("{name} failed on attempt {attempt}")));
-                        }
-                        Ok(json!({ "step": name, "n": n }))
-                    }
-                };
-                let _: Value = ctx
-                    .step
-                    .run("first", step("first", u32::from(n.is_multiple_of(2))))
-                    .await?;
-                let _: Value = ctx
-                    .step
-                    .run(
-                        "second",
-                        step("second", if n.is_multiple_of(3) { 2 } else { 0 }),
-                    )
-                    .await?;
-                let _: Value = ctx.step.run("third", step("third", 0)).await?;
-                if n.is_multiple_of(5) && attempt == 0 {
-                    return Err(Error::msg("the body fails once after its steps"));
-                }
-                Ok(json!({ "n": n }))
-            }
-        })
+    numbered_flaky(
+        "scale-out",
+        EVENT,
+        4,
+        executions,
+        Duration::from_millis(100),
+    )
 }
 
 /// Engines serving one database, and the app they call.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod executions;
+
 use std::time::Duration;
 
 use durin_sdk::{Client, Function, serve};
