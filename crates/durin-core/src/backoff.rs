@@ -102,6 +102,15 @@ impl Backoff {
         scale_round(fixed, knobs.scale).saturating_add(scale_floor(random, knobs.scale))
     }
 
+    /// The delay after failed attempt `failed_attempt` with the knobs applied but no jitter: what a
+    /// full or equal jitter draws below, what an additive jitter adds to.
+    pub fn nominal_ms(&self, knobs: &BackoffKnobs, failed_attempt: u32) -> UnixMillis {
+        match knobs.fixed_interval_ms {
+            Some(fixed) => fixed.max(0),
+            None => scale_round(self.base_ms(failed_attempt), knobs.scale),
+        }
+    }
+
     /// The delay after failed attempt `failed_attempt` before jitter and knobs.
     pub fn base_ms(&self, failed_attempt: u32) -> i64 {
         let row = |rows: &[i64]| {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMillis;
 use crate::backoff::{Backoff, BackoffKnobs};
+use crate::jitter::Jitter;
 use crate::decision::GiveUpReason;
 use crate::policy::{MAX_RETRIES, RetryPolicy};
 use crate::retry_state::RetryState;
@@ -267,14 +268,28 @@ pub fn judge(
             explanation.delay_ms = Some(delay);
             explanation.backoff_ms = Some(base);
             explanation.jitter_ms = Some(delay.saturating_sub(base));
+            let shape = backoff_name(backoff, knobs);
+            let drawn = match backoff.jitter() {
+                // These draw the whole delay below the nominal one: say so, rather than "0 + jitter".
+                Jitter::Full | Jitter::Equal if knobs.fixed_interval_ms.is_none() => {
+                    let kind = if backoff.jitter() == Jitter::Full {
+                        "full"
+                    } else {
+                        "equal"
+                    };
+                    format!(
+                        "{shape} backoff {} ms with {kind} jitter",
+                        backoff.nominal_ms(knobs, index)
+                    )
+                }
+                _ => format!(
+                    "{shape} backoff {base} ms + jitter {} ms",
+                    delay.saturating_sub(base)
+                ),
+            };
             (
                 now_ms.saturating_add(delay),
-                format!(
-                    "after {delay} ms: {} backoff {base} ms + jitter {} ms{}",
-                    backoff_name(backoff, knobs),
-                    delay.saturating_sub(base),
-                    knob_note(knobs)
-                ),
+                format!("after {delay} ms: {drawn}{}", knob_note(knobs)),
             )
         }
     };

@@ -1359,7 +1359,7 @@ fn reasons_name_the_counter_and_the_verdict() {
     };
     assert_eq!(
         reason(&table, &knobs(), &failure(1, None, &empty), 15_000),
-        "retry 2 of 4 on the policy's retries, after 10 ms: table backoff 0 ms + jitter 10 ms"
+        "retry 2 of 4 on the policy's retries, after 10 ms: table backoff 20 ms with full jitter"
     );
 }
 
