@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::UnixMillis;
 use crate::backoff::{Backoff, BackoffKnobs};
-use crate::jitter::Jitter;
 use crate::decision::GiveUpReason;
+use crate::jitter::Jitter;
 use crate::policy::{MAX_RETRIES, RetryPolicy};
 use crate::retry_state::RetryState;
 use crate::rules::OnExhausted;
