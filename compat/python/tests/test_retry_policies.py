@@ -5,14 +5,11 @@ function `sync` 0 retries instead of its registered 4. The attempts Durin record
 
 from __future__ import annotations
 
-import json
-import os
-
-import httpx
 import pytest
 
 from tests import harness
-from tests.harness import Fatal, Process, wait_until
+from tests.harness import wait_until
+from tests.policy_stack import PolicyStack, running
 
 POLICIES = {
     "policies": [
@@ -26,47 +23,12 @@ POLICIES = {
 }
 
 
-class Stack:
+class Stack(PolicyStack):
     def __init__(self, tmp) -> None:
-        self.port = harness.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        app_port = harness.free_port()
-        self.app_url = f"http://127.0.0.1:{app_port}/api/inngest"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")}
-        policy_file = tmp / "policies.json"
-        policy_file.write_text(json.dumps(POLICIES))
-        durin_bin = os.environ.get("DURIN_BIN") or str(harness.REPO_DIR / "target" / "debug" / "durin")
-        self.durin = Process("durin-policies", [
-            durin_bin, "dev", "--no-discovery", "--port", str(self.port), "--data-dir", str(tmp / "store"),
-            "--retry-policies", str(policy_file), "--poll-interval", "1", "-u", self.app_url,
-        ], {**clean, "DURIN_LOG": "info"}, tmp)
-        self.app = Process("policy-app", [harness.PYTHON, "-m", "apps.policy_app"], {
-            **clean,
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": self.url,
-            "COMPAT_PORT": str(app_port),
-            "PYTHONPATH": str(harness.SUITE_DIR),
-            "PYTHONUNBUFFERED": "1",
-        }, tmp)
-
-    def get(self, path: str):
-        return httpx.get(f"{self.url}{path}", timeout=10).json()["data"]
-
-    def wait_synced(self) -> None:
-        def synced() -> bool:
-            for proc in (self.durin, self.app):
-                if not proc.alive():
-                    raise Fatal(f"{proc.name} exited:\n{proc.log_tail()}")
-            try:
-                apps = self.get("/v1/apps")
-            except httpx.HTTPError:
-                return False
-            return any(a["url"] == self.app_url and a["function_count"] == 2 for a in apps)
-
-        wait_until("the app synced", synced, timeout=30, interval=0.2)
+        super().__init__(tmp, "policies", "apps.policy_app", POLICIES, function_count=2)
 
     def run_of(self, name: str) -> dict:
-        answer = httpx.post(f"{self.url}/e/any-key", json={"name": name, "data": {}}, timeout=10).json()
+        answer = self.http.post(f"{self.url}/e/any-key", json={"name": name, "data": {}}).json()
         event_id = answer["ids"][0]
 
         def ended() -> dict | None:
@@ -75,28 +37,10 @@ class Stack:
 
         return wait_until(f"the run of {name}", ended, timeout=60)
 
-    def gaps(self, run_id: str, step: str | None) -> list[tuple[int, str, int | None]]:
-        """(attempt, outcome, next_attempt_at - ended_at in ms) of the step's attempts (None: the body)."""
-        out = []
-        for a in self.get(f"/v1/runs/{run_id}/attempts"):
-            if a["step_name"] != step:
-                continue
-            gap = None
-            if a["next_attempt_at_ms"] is not None:
-                gap = a["next_attempt_at_ms"] - a["ended_at_ms"]
-            out.append((a["attempt"], a["outcome"], gap))
-        return out
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("policies"))
-    try:
-        stack.wait_synced()
-        yield stack
-    finally:
-        stack.app.stop()
-        stack.durin.stop()
+    yield from running(Stack(tmp_path_factory.mktemp("policies")))
 
 
 def test_a_steps_retries_and_backoff_come_from_durins_policy_file(stack: Stack) -> None:

@@ -15,16 +15,14 @@ on Durin's side only (`durin dev --retry-policies FILE`) for an app on the offic
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 
-import httpx
 import pytest
 
 from tests import harness
-from tests.harness import Fatal, Process, wait_until
+from tests.harness import wait_until
+from tests.policy_stack import PolicyStack, running
 
 APP_ID = "compat-py-rules"
 FIXED = lambda ms: {"kind": "fixed", "interval_ms": ms}  # noqa: E731
@@ -62,52 +60,9 @@ T = ["GatewayTimeout", "upstream timed out"]
 R = ["RateLimited", "429 too many requests"]
 
 
-class Stack:
+class Stack(PolicyStack):
     def __init__(self, tmp) -> None:
-        self.tmp = tmp
-        self.port = harness.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        app_port = harness.free_port()
-        self.app_base = f"http://127.0.0.1:{app_port}"
-        self.app_url = f"{self.app_base}/api/inngest"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")}
-        policy_file = tmp / "policies.json"
-        policy_file.write_text(json.dumps(POLICIES))
-        durin_bin = os.environ.get("DURIN_BIN") or str(harness.REPO_DIR / "target" / "debug" / "durin")
-        self.durin = Process("durin-rules", [
-            durin_bin, "dev", "--no-discovery", "--port", str(self.port), "--data-dir", str(tmp / "store"),
-            "--retry-policies", str(policy_file), "--poll-interval", "1", "-u", self.app_url,
-        ], {**clean, "DURIN_LOG": "info"}, tmp)
-        self.app = Process("rules-app", [harness.PYTHON, "-m", "apps.rules_app"], {
-            **clean,
-            "INNGEST_DEV": "1",
-            "INNGEST_BASE_URL": self.url,
-            "COMPAT_PORT": str(app_port),
-            "PYTHONPATH": str(harness.SUITE_DIR),
-            "PYTHONUNBUFFERED": "1",
-        }, tmp)
-        self.http = httpx.Client(timeout=10)
-
-    def get(self, path: str):
-        resp = self.http.get(f"{self.url}{path}")
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def post(self, path: str) -> httpx.Response:
-        return self.http.post(f"{self.url}{path}")
-
-    def wait_synced(self) -> None:
-        def synced() -> bool:
-            for proc in (self.durin, self.app):
-                if not proc.alive():
-                    raise Fatal(f"{proc.name} exited:\n{proc.log_tail()}")
-            try:
-                apps = self.get("/v1/apps")
-            except httpx.HTTPError:
-                return False
-            return any(a["url"] == self.app_url and a["function_count"] == len(FUNCTIONS) for a in apps)
-
-        wait_until("the app synced", synced, timeout=30, interval=0.2)
+        super().__init__(tmp, "rules", "apps.rules_app", POLICIES, function_count=len(FUNCTIONS))
 
     def start(self, name: str, data: dict) -> tuple[str, str]:
         """Sends the event with a fresh key; answers (key, run id) once the run exists."""
@@ -128,18 +83,6 @@ class Stack:
     def run_of(self, name: str, data: dict, timeout: float = 30) -> tuple[str, dict]:
         key, run_id = self.start(name, data)
         return key, self.wait_status(run_id, harness.FINAL_STATUSES, timeout)
-
-    def attempts(self, run_id: str, step: str | None = "-") -> list[dict]:
-        """The run's attempt records, those of `step` only unless "-" (None: the body)."""
-        return [a for a in self.get(f"/v1/runs/{run_id}/attempts") if step == "-" or a["step_name"] == step]
-
-    def gaps(self, run_id: str, step: str | None) -> list[tuple[int, str, int | None]]:
-        """(attempt, outcome, next_attempt_at - ended_at in ms) of the step's attempts (None: the body)."""
-        return [
-            (a["attempt"], a["outcome"],
-             None if a["next_attempt_at_ms"] is None else a["next_attempt_at_ms"] - a["ended_at_ms"])
-            for a in self.attempts(run_id, step)
-        ]
 
     def records(self, key: str, kind: str = "records") -> list[dict]:
         resp = self.http.get(f"{self.app_base}/compat/{kind}", params={"key": key})
@@ -164,13 +107,7 @@ def verdicts(attempts: list[dict]) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("rules"))
-    try:
-        stack.wait_synced()
-        yield stack
-    finally:
-        stack.app.stop()
-        stack.durin.stop()
+    yield from running(Stack(tmp_path_factory.mktemp("rules")))
 
 
 # ---- rules per error class (feature 3) ------------------------------------------------------------------
