@@ -20,7 +20,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::executions::{Execution, Executions, numbered_flaky};
+use common::executions::{Execution, Executions, all_runs_of, numbered_flaky};
 use durin_sdk::{Client, Context, Error, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, free_port, serve_app};
 use futures::StreamExt;
@@ -120,25 +120,6 @@ async fn send_until_accepted(http: &reqwest::Client, url: &str, n: usize) -> Str
         }
         assert!(Instant::now() < deadline, "event {n} was never accepted");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn all_runs_of(engine: &EngineProcess, function: &str) -> Vec<Value> {
-    let mut runs = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = engine
-            .data(&format!(
-                "/v1/runs?function_id={function}&limit=500&cursor={cursor}"
-            ))
-            .await
-            .expect("list runs");
-        let page = page.as_array().cloned().unwrap_or_default();
-        let Some(last) = page.last() else {
-            return runs;
-        };
-        cursor = last["run_id"].as_str().expect("run id").to_owned();
-        runs.extend(page);
     }
 }
 

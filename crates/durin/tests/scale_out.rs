@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::time::{Duration, Instant};
 
-use common::executions::{Execution, Executions, now_ms, numbered_flaky};
+use common::executions::{Execution, Executions, all_runs_of, now_ms, numbered_flaky};
 use durin_sdk::{Client, Context, Error, Function, serve};
 use durin_testkit::{EngineOptions, EngineProcess, ServedApp, TestDatabase, free_port, serve_app};
 use futures::StreamExt;
@@ -153,25 +153,6 @@ async fn send_event(engines: &[&EngineProcess], first: usize, n: usize) -> (usiz
 /// Every run of the function, through the API of `engine`.
 async fn all_runs(engine: &EngineProcess) -> Vec<Value> {
     all_runs_of(engine, FUNCTION).await
-}
-
-async fn all_runs_of(engine: &EngineProcess, function: &str) -> Vec<Value> {
-    let mut runs = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = engine
-            .data(&format!(
-                "/v1/runs?function_id={function}&limit=500&cursor={cursor}"
-            ))
-            .await
-            .expect("list runs");
-        let page = page.as_array().cloned().unwrap_or_default();
-        let Some(last) = page.last() else {
-            return runs;
-        };
-        cursor = last["run_id"].as_str().expect("run id").to_owned();
-        runs.extend(page);
-    }
 }
 
 /// Waits until `expected` runs exist and none is Running.

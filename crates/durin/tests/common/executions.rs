@@ -1,10 +1,11 @@
-//! What the app saw: every execution of a step's code, for the tests that kill engines (crash and
-//! scale-out), and the numbered flaky function both run.
+//! What the app saw (every execution of a step's code), the numbered flaky function and the run listing
+//! that the tests which kill engines (crash and scale-out) share.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use durin_sdk::{Context, Error, Function};
+use durin_testkit::EngineProcess;
 use serde_json::{Value, json};
 
 pub(crate) fn now_ms() -> i64 {
@@ -89,4 +90,24 @@ pub(crate) fn numbered_flaky(
                 Ok(json!({ "n": n }))
             }
         })
+}
+
+/// Every run of `function`, page by page, through the API of `engine`.
+pub(crate) async fn all_runs_of(engine: &EngineProcess, function: &str) -> Vec<Value> {
+    let mut runs = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = engine
+            .data(&format!(
+                "/v1/runs?function_id={function}&limit=500&cursor={cursor}"
+            ))
+            .await
+            .expect("list runs");
+        let page = page.as_array().cloned().unwrap_or_default();
+        let Some(last) = page.last() else {
+            return runs;
+        };
+        cursor = last["run_id"].as_str().expect("run id").to_owned();
+        runs.extend(page);
+    }
 }
