@@ -253,11 +253,15 @@ async fn a_job_enqueued_by_another_instance_wakes_a_waiting_scheduler() {
     eprintln!("woken {:?} after the enqueue", enqueued.elapsed());
 }
 
-/// An app synced through another instance wakes this instance's `wait_for_functions`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
+/// Node A is listening and quiet (its first `wait_for_functions` returns once it listens, a second one
+/// finds nothing changed); then A waits while `change` runs through node B. Answers whether A was woken
+/// within 5 s, and node A.
+async fn functions_wake_up<F, Fut>(database: &TestDatabase, change: F) -> (bool, Arc<PostgresStore>)
+where
+    F: FnOnce(PostgresStore) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     use std::time::Duration;
-    let database = TestDatabase::create().await;
     let node_a = Arc::new(database.instance("node-a").await);
     let node_b = database.instance("node-b").await;
     let wait = |within: Duration| {
@@ -268,7 +272,6 @@ async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
                 .is_ok()
         }
     };
-    // The first wait starts the listener, which wakes it once it listens.
     assert!(
         wait(Duration::from_secs(10)).await,
         "the listener never started"
@@ -277,22 +280,32 @@ async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
         !wait(Duration::from_millis(300)).await,
         "woken with nothing changed"
     );
-
     let waiting = tokio::spawn(wait(Duration::from_secs(5)));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    node_b
-        .save_app_sync(durin_store::AppSync {
-            name: "app".to_owned(),
-            url: "http://127.0.0.1:3000/api/inngest".to_owned(),
-            sdk: None,
-            framework: None,
-            functions: Vec::new(),
-            synced_at: T0,
-        })
-        .await
-        .expect("save_app_sync");
+    change(node_b).await;
+    (waiting.await.expect("task"), node_a)
+}
+
+/// An app synced through another instance wakes this instance's `wait_for_functions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
+    let database = TestDatabase::create().await;
+    let (woken, _) = functions_wake_up(&database, |node_b| async move {
+        node_b
+            .save_app_sync(durin_store::AppSync {
+                name: "app".to_owned(),
+                url: "http://127.0.0.1:3000/api/inngest".to_owned(),
+                sdk: None,
+                framework: None,
+                functions: Vec::new(),
+                synced_at: T0,
+            })
+            .await
+            .expect("save_app_sync");
+    })
+    .await;
     assert!(
-        waiting.await.expect("task"),
+        woken,
         "a sync through another instance did not wake this one"
     );
 }
@@ -301,35 +314,18 @@ async fn an_app_synced_through_another_instance_wakes_a_waiting_engine() {
 /// that it reloads the document at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_policy_document_saved_through_another_instance_wakes_a_waiting_engine() {
-    use std::time::Duration;
     let database = TestDatabase::create().await;
-    let node_a = Arc::new(database.instance("node-a").await);
-    let node_b = database.instance("node-b").await;
-    let wait = |within: Duration| {
-        let store = Arc::clone(&node_a);
-        async move {
-            tokio::time::timeout(within, store.wait_for_functions())
-                .await
-                .is_ok()
-        }
-    };
-    assert!(
-        wait(Duration::from_secs(10)).await,
-        "the listener never started"
-    );
-    assert!(
-        !wait(Duration::from_millis(300)).await,
-        "woken with nothing changed"
-    );
-    let waiting = tokio::spawn(wait(Duration::from_secs(5)));
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let document = json!({"policies": [{"function": "f", "retries": 1}]});
-    node_b
-        .save_retry_policies(document.clone(), T0)
-        .await
-        .expect("save_retry_policies");
+    let saved = document.clone();
+    let (woken, node_a) = functions_wake_up(&database, |node_b| async move {
+        node_b
+            .save_retry_policies(saved, T0)
+            .await
+            .expect("save_retry_policies");
+    })
+    .await;
     assert!(
-        waiting.await.expect("task"),
+        woken,
         "a policy document saved through another instance did not wake this one"
     );
     assert_eq!(

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RUN_TIMEOUT, start};
+use common::{RUN_TIMEOUT, start, step_gaps};
 use durin_sdk::{Context, Error, Function};
 use durin_testkit::Recorder;
 use serde_json::{Value, json};
@@ -66,26 +66,6 @@ fn sync(seen: Recorder) -> Function {
         })
 }
 
-/// (attempt, outcome, next_attempt_at - ended_at) of a step's attempt records.
-async fn gaps(h: &common::Harness, run_id: &str, step: &str) -> Vec<(u64, String, Option<i64>)> {
-    let attempts = h.engine.attempts(run_id).await.expect("attempts");
-    attempts
-        .iter()
-        .filter(|a| a["step_name"] == step)
-        .map(|a| {
-            let gap = a["next_attempt_at_ms"]
-                .as_i64()
-                .zip(a["ended_at_ms"].as_i64())
-                .map(|(next, ended)| next - ended);
-            (
-                a["attempt"].as_u64().unwrap_or(u64::MAX),
-                a["outcome"].as_str().unwrap_or_default().to_owned(),
-                gap,
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn durin_side_policies_set_a_steps_retries_and_backoff_without_an_app_change() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -117,13 +97,13 @@ async fn durin_side_policies_set_a_steps_retries_and_backoff_without_an_app_chan
     // call-bank: retries 1 (the function has the default 4), 200 ms apart, then failed for good.
     assert_eq!(seen.attempts("call-bank"), vec![0, 1]);
     assert_eq!(
-        gaps(&h, run_id, "call-bank").await,
+        step_gaps(&h.engine, run_id, "call-bank").await,
         vec![(0, "error".into(), Some(200)), (1, "error".into(), None)]
     );
     // ledger: the function's 4 retries, exponential 100, 200, then 300 (400 capped at the maximum).
     assert_eq!(seen.attempts("ledger"), vec![0, 1, 2, 3]);
     assert_eq!(
-        gaps(&h, run_id, "ledger").await,
+        step_gaps(&h.engine, run_id, "ledger").await,
         vec![
             (0, "error".into(), Some(100)),
             (1, "error".into(), Some(200)),

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RUN_TIMEOUT, serve_instance as instance, start};
+use common::{RUN_TIMEOUT, serve_instance as instance, start, step_gaps};
 use durin_sdk::{Client, Context, Error, Function, serve};
 use durin_testkit::{EngineProcess, Recorder, TestDatabase, free_port, serve_app};
 use serde_json::{Value, json};
@@ -57,26 +57,6 @@ fn sync(seen: Recorder) -> Function {
         })
 }
 
-/// (attempt, outcome, next_attempt_at - ended_at) of a step's attempt records.
-async fn gaps(engine: &EngineProcess, run_id: &str, step: &str) -> Vec<(u64, String, Option<i64>)> {
-    let attempts = engine.attempts(run_id).await.expect("attempts");
-    attempts
-        .iter()
-        .filter(|a| a["step_name"] == step)
-        .map(|a| {
-            let gap = a["next_attempt_at_ms"]
-                .as_i64()
-                .zip(a["ended_at_ms"].as_i64())
-                .map(|(next, ended)| next - ended);
-            (
-                a["attempt"].as_u64().unwrap_or(u64::MAX),
-                a["outcome"].as_str().unwrap_or_default().to_owned(),
-                gap,
-            )
-        })
-        .collect()
-}
-
 /// Runs `app/charge` on `engine` and asserts the policy's schedule: two attempts of `call-bank`, 100 ms
 /// apart, then the run completes with the step's error caught.
 async fn assert_charge_follows_the_policy(engine: &EngineProcess) {
@@ -88,7 +68,7 @@ async fn assert_charge_follows_the_policy(engine: &EngineProcess) {
     assert_eq!(run["status"], "Completed", "{run}");
     let run_id = run["run_id"].as_str().expect("run id");
     assert_eq!(
-        gaps(engine, run_id, "call-bank").await,
+        step_gaps(engine, run_id, "call-bank").await,
         vec![(0, "error".into(), Some(100)), (1, "error".into(), None)],
         "call-bank: retries 1, 100 ms apart (the function registers 4)"
     );

@@ -182,3 +182,27 @@ pub(crate) fn pausable_charge(
             }
         })
 }
+
+/// (attempt, outcome, next_attempt_at - ended_at) of a step's attempt records, by its user id.
+pub(crate) async fn step_gaps(
+    engine: &EngineProcess,
+    run_id: &str,
+    step: &str,
+) -> Vec<(u64, String, Option<i64>)> {
+    let attempts = engine.attempts(run_id).await.expect("attempts");
+    attempts
+        .iter()
+        .filter(|a| a["step_name"] == step)
+        .map(|a| {
+            let gap = a["next_attempt_at_ms"]
+                .as_i64()
+                .zip(a["ended_at_ms"].as_i64())
+                .map(|(next, ended)| next - ended);
+            (
+                a["attempt"].as_u64().unwrap_or(u64::MAX),
+                a["outcome"].as_str().unwrap_or_default().to_owned(),
+                gap,
+            )
+        })
+        .collect()
+}
